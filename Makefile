@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` (the product with demo data, worker and scheduler) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test install install-dev lint system-packages
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Web app: http://127.0.0.1:8000/admin/  (Ctrl-C stops the web app, the worker and the scheduler)"
+	$(BIN)/honcho --procfile Procfile start
+
+test: install-dev
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+system-packages:
+	bash scripts/system_packages.sh
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: system-packages $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: system-packages $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"

@@ -1,0 +1,11 @@
+"""The Celery application: configuration from Django settings (``CELERY_*``), tasks found in every app."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segur_portal.settings.local")
+
+app = Celery("segur_portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from monitoring.views import healthz
+
+admin.site.site_header = "Ségur — back-office"
+admin.site.site_title = "Ségur back-office"
+admin.site.index_title = "Pilotage des commandes Ségur"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,61 @@
+"""Shared fixtures. Tests that need PostgreSQL or Redis are skipped on the embedded defaults, with the reason."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _is_redis() -> bool:
+    return settings.CELERY_BROKER_URL.startswith("redis")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_postgres = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set CELERY_BROKER_URL=redis://… (CI does)")
+    for item in items:
+        if "postgres" in item.keywords and not _is_postgres():
+            item.add_marker(skip_postgres)
+        if "redis" in item.keywords and not _is_redis():
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture
+def real_celery_worker(transactional_db):
+    """A real ``celery worker`` process on its own queue, reading the same test database as this test.
+
+    Yields the queue name; tasks sent with ``apply_async(queue=...)`` go through the real broker to that process.
+    """
+    import os
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    database = connection.settings_dict
+    database_url = (
+        f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or '127.0.0.1'}"
+        f":{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "DJANGO_SETTINGS_MODULE": "segur_portal.settings.test",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "segur_portal", "worker", "--pool=solo", "--queues", queue]
+    command += ["--without-mingle", "--without-gossip", "--loglevel=WARNING"]
+    process = subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR))
+    try:
+        yield queue
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
