@@ -1,0 +1,876 @@
+"""Pure functions of the regulation (AF MDV-LGC-Va2, SPEC §2–§10): money, calendar, guards and deadlines.
+
+Nothing here reads or writes the database: callers pass the objects they loaded (with ``select_related``), so the same
+rule serves the admin, the API, the client portal and the Celery jobs, and a list of 100 000 orders costs no query
+per order.
+"""
+
+import calendar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from clients.rules import ClientFacts, eligibility_violations, required_profiles, wave1_allows_v1v2
+from orders.exceptions import RuleViolation
+
+if TYPE_CHECKING:
+    from clients.models import Client
+    from orders.models import Order, Programme, Provider, Solution
+
+PARIS = ZoneInfo("Europe/Paris")
+CENT = Decimal("0.01")
+DEADLINE_TIME = time(12, 0)
+
+# SPEC §3: what the main prestation covers; an order is installed when every item is done (AF §3.1, §3.2).
+DEPLOYMENT_CHECKLIST: tuple[tuple[str, str], ...] = (
+    ("rights_of_use", "Droits d'usage (contrat de support restant, 5 ans max.)"),
+    ("installation", "Installation, paramétrage et qualification jusqu'à l'activation effective"),
+    ("organisation_certificate", "Aide à l'obtention du certificat logiciel de type organisation (structures)"),
+    ("corrective_maintenance", "Maintenance corrective et mises à jour des jeux de valeurs"),
+    ("training_session", "Formation : au moins une session collective d'une heure proposée à chaque utilisateur"),
+    ("training_material", "Supports de formation remis (enregistrement si à distance)"),
+    ("self_service_content", "Contenus d'autoformation (e-learning, vidéos)"),
+    ("documentation", "Documentation livrée"),
+    ("datamatrix_reader", "Référence commerciale d'un lecteur datamatrix/QR code"),
+    ("project_follow_up", "Suivi de projet"),
+)
+STRUCTURE_ONLY_CHECKLIST_ITEMS = frozenset({"organisation_certificate"})
+
+
+# --- Calendar -------------------------------------------------------------------------------------------------
+
+
+def noon_paris(day: date) -> datetime:
+    """Deadlines fall at 12:00 Europe/Paris on their day (AF §II), whatever the daylight-saving offset."""
+    return datetime.combine(day, DEADLINE_TIME, tzinfo=PARIS)
+
+
+def paris_date(moment: datetime) -> date:
+    return moment.astimezone(PARIS).date()
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day ``months`` later, clamped to the month's last day (31 Jan + 1 month → 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def first_day_of_next_month(moment: datetime) -> date:
+    day = paris_date(moment)
+    return add_months(day.replace(day=1), 1)
+
+
+def end_of_month(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def format_deadline(moment: datetime) -> str:
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+
+
+# --- Money (AF §5) -------------------------------------------------------------------------------------------
+
+
+def advance_and_balance(principal_amount: Decimal, advance_rate: Decimal) -> tuple[Decimal, Decimal]:
+    """Advance = rate × principal rounded half-up to the cent; balance = the remainder, so they add up (AF §VI)."""
+    advance = (principal_amount * advance_rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return advance, principal_amount - advance
+
+
+def secondary_payable(secondary_amount: Decimal, perf: Decimal) -> Decimal:
+    """The secondary prestation pays its amount × PERF (AF §5.4)."""
+    return (secondary_amount * perf).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+CeilingTable = Mapping[tuple[str, str, str], Decimal]  # (prestation, category, vat_regime) → amount
+
+
+def amount_violations(
+    *,
+    ceilings: CeilingTable,
+    prestation: str,
+    category: str,
+    vat_regime: str,
+    principal_amount: Decimal,
+    secondary_amount: Decimal,
+) -> list[RuleViolation]:
+    """Each amount is > 0 and ≤ its published ceiling (AF §4.3, §5.3, §5.4)."""
+    violations: list[RuleViolation] = []
+    for field, prestation_code, amount, label in (
+        ("principal_amount", prestation, principal_amount, "principal"),
+        ("secondary_amount", "secondary", secondary_amount, "secondaire"),
+    ):
+        ceiling = ceilings.get((prestation_code, category, vat_regime))
+        if ceiling is None:
+            violations.append(
+                RuleViolation(
+                    "CEILING_UNKNOWN",
+                    f"Aucun prix plafond publié pour le montant {label} de cette catégorie de client "
+                    f"({category or 'tranche inconnue'}, {vat_regime}) (AF §5).",
+                    "AF §5",
+                    field=field,
+                )
+            )
+        elif amount <= 0:
+            violations.append(
+                RuleViolation(
+                    "AMOUNT_NOT_POSITIVE",
+                    f"Le montant {label} doit être supérieur à zéro : le total du bon de commande ne peut être nul "
+                    "(AF §4.3).",
+                    "AF §4.3",
+                    field=field,
+                )
+            )
+        elif amount > ceiling:
+            violations.append(
+                RuleViolation(
+                    "AMOUNT_ABOVE_CEILING",
+                    f"Le montant {label} {amount} € dépasse le prix plafond de {ceiling} € (AF §5).",
+                    "AF §5.3" if field == "principal_amount" else "AF §5.4",
+                    field=field,
+                )
+            )
+    return violations
+
+
+# --- Order terms (AF §4.2, §4.3) -------------------------------------------------------------------------------
+
+
+def client_facts(client: "Client") -> ClientFacts:
+    return ClientFacts(
+        kind=client.kind,
+        rpps=client.rpps or "",
+        finess=client.finess or "",
+        specialty=client.specialty,
+        cds_kind=client.cds_kind,
+        aci_signatory=client.aci_signatory,
+        staff_declared=client.staff_declared,
+        liberal_doctor_count=client.liberal_doctor_count,
+        salaried_doctor_count=client.salaried_doctor_count,
+    )
+
+
+def order_terms_violations(
+    *,
+    client: "Client",
+    solution: "Solution",
+    programme: "Programme",
+    prestation: str,
+    vat_regime: str,
+    principal_amount: Decimal,
+    secondary_amount: Decimal,
+    ceilings: CeilingTable,
+) -> list[RuleViolation]:
+    """Everything an order form must satisfy before it can be signed (SPEC §7, state draft)."""
+    violations = eligibility_violations(client_facts(client))
+    if solution.programme_id != programme.pk:
+        violations.append(
+            RuleViolation(
+                "SOLUTION_OTHER_PROGRAMME",
+                f"La solution {solution} n'est pas candidate au programme {programme.code}.",
+                "AF §4.1",
+                field="solution",
+            )
+        )
+    missing = (
+        required_profiles(kind=client.kind, treating_patient_count=client.treating_patient_count) - solution.profiles
+    )
+    if missing:
+        from orders.models import Profile
+
+        labels = ", ".join(f"« {Profile(code).label} »" for code in sorted(missing))
+        violations.append(
+            RuleViolation(
+                "SOLUTION_PROFILE_MISSING",
+                f"La solution {solution} ne détient pas le profil {labels} requis pour ce client (AF §4.2).",
+                "AF §4.2",
+                field="solution",
+            )
+        )
+    if prestation == "principal_v1v2" and not wave1_allows_v1v2(
+        wave1_benefited=client.wave1_benefited, wave1_self_funded=client.wave1_self_funded
+    ):
+        violations.append(
+            RuleViolation(
+                "V1V2_NOT_ALLOWED",
+                "La « Prestation principale Vague 1 + Vague 2 » est réservée aux clients qui n'ont ni bénéficié d'une "
+                "prestation Ségur vague 1 ni financé eux-mêmes la mise à jour vague 1 : seule la Vague 2 est possible "
+                "(AF §4.2).",
+                "AF §4.2",
+                field="prestation",
+            )
+        )
+    if client.is_structure and not client.tranche:
+        violations.append(
+            RuleViolation(
+                "TRANCHE_UNKNOWN",
+                f"FINESS {client.finess} absent de la Base de référence ANS importée : tranche inconnue, plafond "
+                "impossible à déterminer (SPEC §4).",
+                "AF §5.3",
+                field="client",
+            )
+        )
+    else:
+        violations += amount_violations(
+            ceilings=ceilings,
+            prestation=prestation,
+            category=client.ceiling_category,
+            vat_regime=vat_regime,
+            principal_amount=principal_amount,
+            secondary_amount=secondary_amount,
+        )
+    return violations
+
+
+# --- Signature and pre-orders (AF §4.3) --------------------------------------------------------------------------
+
+
+def is_referenced_at(solution: "Solution", moment: datetime) -> bool:
+    return solution.referenced_at is not None and solution.referenced_at <= moment
+
+
+def pre_order_deadline(order: "Order", programme: "Programme") -> datetime | None:
+    """The complete dossier must be deemed submitted within 120 calendar days of the client's signature (AF §4.3)."""
+    if order.signed_at is None:
+        return None
+    return noon_paris(paris_date(order.signed_at) + timedelta(days=programme.pre_order_window_days))
+
+
+def signature_violations(
+    *, order: "Order", programme: "Programme", solution: "Solution", signed_at: datetime, now: datetime
+) -> list[RuleViolation]:
+    violations: list[RuleViolation] = []
+    if programme.date_0 and order.issued_at <= programme.date_0:
+        violations.append(
+            RuleViolation(
+                "ISSUED_BEFORE_DATE_0",
+                f"Le bon de commande doit être émis après la Date 0 ({format_deadline(programme.date_0)}) (AF §4.3).",
+                "AF §4.3",
+                field="issued_at",
+            )
+        )
+    if signed_at < order.issued_at:
+        violations.append(
+            RuleViolation(
+                "SIGNED_BEFORE_ISSUE",
+                "La date de signature ne peut précéder la date d'émission du bon de commande (AF §4.3).",
+                "AF §4.3",
+                field="signed_at",
+            )
+        )
+    if signed_at > now:
+        violations.append(
+            RuleViolation(
+                "SIGNED_IN_FUTURE", "La date de signature ne peut être dans le futur.", "AF §4.3", "signed_at"
+            )
+        )
+    if signed_at > programme.date_4:
+        violations.append(
+            RuleViolation(
+                "SIGNED_AFTER_DATE_4",
+                f"Date 4 dépassée : le client doit signer le bon de commande au plus tard le "
+                f"{format_deadline(programme.date_4)} (AF §2, §4.3).",
+                "AF §4.3",
+                field="signed_at",
+            )
+        )
+    if not is_referenced_at(solution, signed_at):
+        if solution.refused_at is not None and solution.refused_at <= signed_at:
+            violations.append(
+                RuleViolation(
+                    "SOLUTION_REFUSED",
+                    f"Le référencement de {solution} a été refusé : aucune commande ne peut être signée (AF §4.3).",
+                    "AF §4.3",
+                    field="solution",
+                )
+            )
+        window = timedelta(days=programme.pre_order_window_days)
+        dossier_at = solution.complete_dossier_submitted_at
+        if (dossier_at is not None and signed_at < dossier_at - window) or (
+            dossier_at is None and now > noon_paris(paris_date(signed_at) + window)
+        ):
+            violations.append(
+                RuleViolation(
+                    "PRE_ORDER_SIGNED_TOO_EARLY",
+                    f"Commande conditionnelle signée plus de {programme.pre_order_window_days} jours avant le dépôt du "
+                    "dossier complet de preuves de conformité à l'ANS (AF §4.3).",
+                    "AF §4.3",
+                    field="signed_at",
+                )
+            )
+    return violations
+
+
+def firm_violations(
+    *, order: "Order", programme: "Programme", solution: "Solution", now: datetime
+) -> list[RuleViolation]:
+    """A pre-order becomes firm: complete dossier ≤ 120 days after signature, and referencing obtained (AF §4.3)."""
+    violations: list[RuleViolation] = []
+    deadline = pre_order_deadline(order, programme)
+    dossier_at = solution.complete_dossier_submitted_at
+    if dossier_at is None or deadline is None or dossier_at > deadline:
+        violations.append(
+            RuleViolation(
+                "COMPLETE_DOSSIER_LATE",
+                f"Le dossier complet de preuves n'a pas été déposé dans les {programme.pre_order_window_days} jours "
+                f"suivant la signature (échéance {format_deadline(deadline) if deadline else '—'}) (AF §4.3).",
+                "AF §4.3",
+            )
+        )
+    if not is_referenced_at(solution, now):
+        violations.append(
+            RuleViolation(
+                "SOLUTION_NOT_REFERENCED",
+                f"La solution {solution} n'a pas encore obtenu le référencement ANS (AF §4.3).",
+                "AF §4.3",
+            )
+        )
+    return violations
+
+
+def lapse_reason(*, order: "Order", programme: "Programme", solution: "Solution", now: datetime) -> str | None:
+    """Why a pre-order lapses now, or None (AF §4.3): 120 days without complete dossier, or referencing refused."""
+    if solution.refused_at is not None and solution.refused_at <= now:
+        return "Référencement ANS refusé (AF §4.3)."
+    deadline = pre_order_deadline(order, programme)
+    dossier_at = solution.complete_dossier_submitted_at
+    if deadline is not None and now > deadline and (dossier_at is None or dossier_at > deadline):
+        return (
+            f"Aucun dossier complet de preuves déposé dans les {programme.pre_order_window_days} jours suivant la "
+            f"signature (échéance {format_deadline(deadline)}) (AF §4.3)."
+        )
+    return None
+
+
+# --- Advance (AF §6.2) -----------------------------------------------------------------------------------------
+
+
+def advance_exception_applies(*, programme: "Programme", solution: "Solution", received_at: datetime) -> bool:
+    """AF §6.2 exception: complete dossier before Date 2 and no ANS decision 15 days before Date 4."""
+    cutoff = programme.date_4 - timedelta(days=programme.advance_exception_days)
+    dossier_at = solution.complete_dossier_submitted_at
+    decided_by_cutoff = (solution.referenced_at is not None and solution.referenced_at <= cutoff) or (
+        solution.refused_at is not None and solution.refused_at <= cutoff
+    )
+    return dossier_at is not None and dossier_at <= programme.date_2 and not decided_by_cutoff and received_at > cutoff
+
+
+def advance_violations(
+    *, programme: "Programme", solution: "Solution", provider: "Provider", received_at: datetime, now: datetime
+) -> list[RuleViolation]:
+    violations: list[RuleViolation] = []
+    enrolment = provider.asp_enrolment_validated_on
+    if enrolment is None or enrolment > paris_date(received_at):
+        violations.append(
+            RuleViolation(
+                "ENROLMENT_NOT_VALIDATED",
+                "L'enrôlement du Fournisseur auprès de l'ASP doit être validé avant toute demande de financement "
+                "(AF §6.1, §6.2).",
+                "AF §6.2",
+            )
+        )
+    if received_at > now:
+        violations.append(
+            RuleViolation("RECEIVED_IN_FUTURE", "La date de réception ASP ne peut être dans le futur.", "AF §2")
+        )
+    if received_at > programme.date_4:
+        violations.append(
+            RuleViolation(
+                "DATE_4_PASSED",
+                f"Date 4 dépassée : la demande d'avance doit être reçue par l'ASP avant le "
+                f"{format_deadline(programme.date_4)} (AF §2, §6.2).",
+                "AF §6.2",
+                field="received_at",
+            )
+        )
+    if not is_referenced_at(solution, received_at) and not advance_exception_applies(
+        programme=programme, solution=solution, received_at=received_at
+    ):
+        violations.append(
+            RuleViolation(
+                "SOLUTION_NOT_REFERENCED",
+                f"La solution {solution} doit être référencée par l'ANS avant la demande d'avance, sauf dossier "
+                "complet déposé avant la Date 2 et absence de décision 15 jours avant la Date 4 (AF §6.2).",
+                "AF §6.2",
+            )
+        )
+    return violations
+
+
+# --- Realisation (AF §3, §4.4, §6.3) ----------------------------------------------------------------------------
+
+
+def checklist_items_for(client: "Client") -> list[tuple[str, str]]:
+    return [
+        (code, label)
+        for code, label in DEPLOYMENT_CHECKLIST
+        if client.is_structure or code not in STRUCTURE_ONLY_CHECKLIST_ITEMS
+    ]
+
+
+def installation_violations(
+    *, order: "Order", programme: "Programme", installed_at: datetime, now: datetime
+) -> list[RuleViolation]:
+    violations: list[RuleViolation] = []
+    missing = [label for code, label in checklist_items_for(order.client) if not order.deployment_checklist.get(code)]
+    if missing:
+        violations.append(
+            RuleViolation(
+                "CHECKLIST_INCOMPLETE",
+                "Prestation principale incomplète (AF §3) : " + " ; ".join(missing) + ".",
+                "AF §3.1",
+                field="deployment_checklist",
+                details={"missing": missing},
+            )
+        )
+    if installed_at > programme.date_5:
+        violations.append(
+            RuleViolation(
+                "DATE_5_PASSED",
+                f"Date 5 dépassée : la Prestation principale devait être réalisée au plus tard le "
+                f"{format_deadline(programme.date_5)} (AF §2, §4.4).",
+                "AF §4.4",
+                field="installed_at",
+            )
+        )
+    if installed_at > now or (order.signed_at and installed_at < order.signed_at):
+        violations.append(
+            RuleViolation(
+                "INSTALLATION_DATE_INVALID",
+                "La date d'installation doit suivre la signature du bon de commande et ne pas être dans le futur.",
+                "AF §4.4",
+                field="installed_at",
+            )
+        )
+    return violations
+
+
+def pilot_pv_violations(
+    *, order: "Order", programme: "Programme", pilot_pvs_signed: int, signed_at: datetime, now: datetime
+) -> list[RuleViolation]:
+    violations: list[RuleViolation] = []
+    if not order.is_pilot:
+        violations.append(
+            RuleViolation(
+                "NOT_A_PILOT_ORDER",
+                "Cette commande ne fait pas partie du périmètre pilote (AF §6.3).",
+                "AF §6.3",
+            )
+        )
+    if pilot_pvs_signed >= programme.pilot_size:
+        violations.append(
+            RuleViolation(
+                "PILOT_FULL",
+                f"Le périmètre pilote compte déjà {programme.pilot_size} PV signés (AF §6.3).",
+                "AF §6.3",
+            )
+        )
+    if signed_at > now or (order.installed_at and signed_at < order.installed_at):
+        violations.append(
+            RuleViolation(
+                "PILOT_PV_DATE_INVALID",
+                "Le PV pilote se signe après l'installation, et pas dans le futur (AF §6.3).",
+                "AF §6.3",
+                field="signed_at",
+            )
+        )
+    return violations
+
+
+def va_violations(*, order: "Order", va_signed_at: datetime, now: datetime) -> list[RuleViolation]:
+    violations: list[RuleViolation] = []
+    if order.installed_at is None or va_signed_at < order.installed_at:
+        violations.append(
+            RuleViolation(
+                "VA_BEFORE_INSTALLATION",
+                "La Vérification d'Aptitude ne peut être signée qu'une fois la Prestation principale réalisée "
+                "(AF §4.4).",
+                "AF §4.4",
+                field="va_signed_at",
+            )
+        )
+    if order.is_pilot and order.pilot_pv_signed_at is None:
+        violations.append(
+            RuleViolation(
+                "PILOT_PV_MISSING",
+                "Commande pilote : le PV d'installation pilote doit être signé avant la VA (AF §6.3).",
+                "AF §6.3",
+            )
+        )
+    if va_signed_at > now:
+        violations.append(
+            RuleViolation("VA_IN_FUTURE", "La date de signature de la VA ne peut être dans le futur.", "AF §4.4")
+        )
+    return violations
+
+
+# --- Balance (AF §6.4) ------------------------------------------------------------------------------------------
+
+
+def balance_violations(
+    *,
+    order: "Order",
+    programme: "Programme",
+    solution: "Solution",
+    provider: "Provider",
+    received_at: datetime,
+    now: datetime,
+) -> list[RuleViolation]:
+    violations: list[RuleViolation] = []
+    if order.advance_paid_at is None:
+        violations.append(
+            RuleViolation(
+                "ADVANCE_NOT_VALIDATED",
+                "La demande d'avance doit avoir été validée par l'ASP avant la demande de solde (AF §6.4).",
+                "AF §6.4",
+            )
+        )
+    if order.installed_at is None or order.installed_at > programme.date_5:
+        violations.append(
+            RuleViolation(
+                "NOT_INSTALLED_BY_DATE_5",
+                f"La Prestation principale doit être intégralement réalisée au plus tard à la Date 5 "
+                f"({format_deadline(programme.date_5)}) (AF §6.4).",
+                "AF §6.4",
+            )
+        )
+    if solution.pilot_validated_at is None or solution.pilot_validated_at > received_at:
+        violations.append(
+            RuleViolation(
+                "PILOT_NOT_VALIDATED",
+                "Le périmètre pilote (5 PV d'installation) doit avoir été validé par l'ANS avant toute demande de "
+                "solde (AF §6.3, §6.4).",
+                "AF §6.4",
+            )
+        )
+    if provider.preserie_validated_on is None or provider.preserie_validated_on > paris_date(received_at):
+        violations.append(
+            RuleViolation(
+                "PRESERIE_NOT_VALIDATED",
+                "La procédure de présérie Ordonnance numérique doit être définitivement validée auprès de l'Assurance "
+                "Maladie avant la demande de solde (AF §6.4).",
+                "AF §6.4",
+            )
+        )
+    if received_at > programme.date_6:
+        violations.append(
+            RuleViolation(
+                "DATE_6_PASSED",
+                f"Date 6 dépassée : la demande de solde doit être reçue par l'ASP au plus tard le "
+                f"{format_deadline(programme.date_6)} (AF §2, §6.4).",
+                "AF §6.4",
+                field="received_at",
+            )
+        )
+    if received_at > now:
+        violations.append(
+            RuleViolation("RECEIVED_IN_FUTURE", "La date de réception ASP ne peut être dans le futur.", "AF §2")
+        )
+    return violations
+
+
+# --- Secondary prestation (AF §3.3, §4.5, §6.5) ------------------------------------------------------------------
+
+
+def secondary_start(order: "Order") -> date | None:
+    """The secondary prestation starts the 1st day of the month after the VA signature (AF §4.5)."""
+    return first_day_of_next_month(order.va_signed_at) if order.va_signed_at else None
+
+
+def perf_level(dt: int, dm: int) -> Decimal:
+    """PERF over a 6-month window, exact integer arithmetic (AF §3.3)."""
+    if dt <= 60:
+        return Decimal("0")
+    if 5 * dm >= 3 * dt:
+        return Decimal("1")
+    if 5 * dm >= 2 * dt:
+        return Decimal("0.5")
+    return Decimal("0")
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    month: date  # first day of the month
+    dt: int
+    dm: int
+
+
+@dataclass(frozen=True)
+class PerfWindow:
+    first_month: date
+    last_month: date
+    dt: int
+    dm: int
+    perf: Decimal
+
+
+def best_perf_window(
+    months: Iterable[MonthFigures], *, start: date, observation_months: int, window_months: int
+) -> PerfWindow | None:
+    """The best continuous window of ``window_months`` months inside the observation period (AF §4.5)."""
+    by_month = {figures.month: figures for figures in months}
+    best: PerfWindow | None = None
+    for offset in range(observation_months - window_months + 1):
+        window = [add_months(start, offset + index) for index in range(window_months)]
+        if not all(month in by_month for month in window):
+            continue
+        dt = sum(by_month[month].dt for month in window)
+        dm = sum(by_month[month].dm for month in window)
+        candidate = PerfWindow(window[0], window[-1], dt, dm, perf_level(dt, dm))
+        if best is None or candidate.perf > best.perf:
+            best = candidate
+    return best
+
+
+def secondary_violations(
+    *, order: "Order", programme: "Programme", window: PerfWindow | None, received_at: datetime, now: datetime
+) -> list[RuleViolation]:
+    violations: list[RuleViolation] = []
+    start = secondary_start(order)
+    if order.balance_paid_at is None or start is None:
+        violations.append(
+            RuleViolation(
+                "BALANCE_NOT_VALIDATED",
+                "La demande de solde doit avoir été validée par l'ASP (AF §6.5).",
+                "AF §6.5",
+            )
+        )
+        return violations
+    if window is None or window.perf == 0:
+        violations.append(
+            RuleViolation(
+                "PERF_NOT_REACHED",
+                f"Aucune période continue de {programme.secondary_window_months} mois n'atteint un niveau de "
+                f"performance significatif dans les {programme.secondary_observation_months} mois suivant le "
+                f"démarrage ({start:%d/%m/%Y}) (AF §3.3, §4.5).",
+                "AF §4.5",
+            )
+        )
+    request_deadline = noon_paris(add_months(start, programme.secondary_request_months))
+    if received_at > request_deadline:
+        violations.append(
+            RuleViolation(
+                "SECONDARY_REQUEST_LATE",
+                f"La demande de Prestation secondaire doit être déposée au plus tard "
+                f"{programme.secondary_request_months} mois après son démarrage, soit le "
+                f"{format_deadline(request_deadline)} (AF §4.5).",
+                "AF §4.5",
+                field="received_at",
+            )
+        )
+    if received_at > now:
+        violations.append(
+            RuleViolation("RECEIVED_IN_FUTURE", "La date de réception ASP ne peut être dans le futur.", "AF §2")
+        )
+    return violations
+
+
+# --- Deadlines (SPEC §10) ---------------------------------------------------------------------------------------
+
+UPCOMING, OVERDUE, MET = "upcoming", "overdue", "met"
+ACTOR_LABELS = {
+    "sales": "Commercial",
+    "deployment": "Déploiement",
+    "finance": "Finance",
+    "admin": "Administrateur",
+    "client": "Client",
+}
+_BEFORE_ADVANCE = {"draft", "pre_order", "firm"}
+_ADVANCE_TO_VA = {"advance_requested", "advance_paid", "installed", "pilot_pv_signed"}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    code: str
+    due_at: datetime
+    actor: str
+    action: str
+    reference: str
+    status: str
+    met_at: datetime | None = None
+
+    @property
+    def actor_label(self) -> str:
+        return ACTOR_LABELS[self.actor]
+
+
+def _deadline(
+    code: str, due_at: datetime, actor: str, action: str, reference: str, met_at: datetime | None, now: datetime
+) -> Deadline:
+    if met_at is not None:
+        status = MET
+    elif now > due_at:
+        status = OVERDUE
+    else:
+        status = UPCOMING
+    return Deadline(code, due_at, actor, action, reference, status, met_at)
+
+
+def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
+    """Every deadline of one order, by due date (SPEC §10). Reads ``order.programme`` and ``order.solution``.
+
+    One function for the admin, the reminders, the calendar and the API: load orders with
+    ``select_related("programme", "solution")`` and it makes no query.
+    """
+    programme, solution, state = order.programme, order.solution, order.state
+    deadlines: list[Deadline] = []
+    if state == "draft":
+        deadlines.append(
+            _deadline(
+                "DATE_4_SIGNATURE",
+                programme.date_4,
+                "client",
+                "Faire signer le bon de commande par le client",
+                "AF §4.3",
+                None,
+                now,
+            )
+        )
+    if state == "pre_order" and order.signed_at:
+        dossier_at = solution.complete_dossier_submitted_at
+        deadline_120 = pre_order_deadline(order, programme)
+        assert deadline_120 is not None
+        deadlines.append(
+            _deadline(
+                "PRE_ORDER_120_DAYS",
+                deadline_120,
+                "admin",
+                "Déposer le dossier complet de preuves à l'ANS sous 120 jours, sinon informer le client",
+                "AF §4.3",
+                dossier_at if dossier_at and dossier_at <= deadline_120 else order.pre_order_expiry_notified_at,
+                now,
+            )
+        )
+        if dossier_at is None or dossier_at > programme.date_2:
+            deadlines.append(
+                _deadline(
+                    "DATE_2_NOTICE",
+                    programme.date_2,
+                    "sales",
+                    "Informer le client : aucun dossier complet de référencement déposé avant la Date 2",
+                    "AF §4.3",
+                    order.date_2_notice_sent_at,
+                    now,
+                )
+            )
+    if state in {"pre_order", "firm"}:
+        deadlines.append(
+            _deadline(
+                "DATE_4_ADVANCE",
+                programme.date_4,
+                "finance",
+                "Déposer la demande de financement et d'avance auprès de l'ASP",
+                "AF §6.2",
+                None,
+                now,
+            )
+        )
+    if state in _ADVANCE_TO_VA | {"va_signed"}:
+        realised = order.installed_at if order.installed_at and order.installed_at <= programme.date_5 else None
+        deadlines.append(
+            _deadline(
+                "DATE_5_REALISATION",
+                programme.date_5,
+                "deployment",
+                "Réaliser la Prestation principale, sinon informer le client et l'ASP",
+                "AF §4.4",
+                realised,
+                now,
+            )
+        )
+        if state in {"installed", "pilot_pv_signed", "va_signed"}:
+            deadlines.append(
+                _deadline(
+                    "DATE_5_ATTESTATION",
+                    programme.date_5,
+                    "finance",
+                    "Déposer la demande de solde ou envoyer l'attestation de fin de Prestation principale",
+                    "AF §4.4, §6.4",
+                    order.completion_attested_at,
+                    now,
+                )
+            )
+    if state in {"installed", "pilot_pv_signed", "va_signed"}:
+        deadlines.append(
+            _deadline(
+                "DATE_6_BALANCE",
+                programme.date_6,
+                "finance",
+                "Déposer la demande de versement du solde",
+                "AF §6.4",
+                None,
+                now,
+            )
+        )
+    start = secondary_start(order)
+    if start is not None and state in {"va_signed", "balance_requested", "balance_paid"}:
+        deadlines.append(
+            _deadline(
+                "SECONDARY_OBSERVATION",
+                noon_paris(add_months(start, programme.secondary_observation_months)),
+                "deployment",
+                "Atteindre le niveau de PERF sur 6 mois continus",
+                "AF §4.5",
+                None,
+                now,
+            )
+        )
+        deadlines.append(
+            _deadline(
+                "SECONDARY_REQUEST",
+                noon_paris(add_months(start, programme.secondary_request_months)),
+                "finance",
+                "Déposer la demande de Prestation secondaire",
+                "AF §4.5, §6.5",
+                None,
+                now,
+            )
+        )
+    if state == "terminated" and order.terminated_at:
+        deadlines.append(
+            _deadline(
+                "TERMINATION_NOTICE",
+                noon_paris(add_months(paris_date(order.terminated_at), programme.termination_notice_months)),
+                "finance",
+                "Informer l'ASP de la résiliation",
+                "AF §6.5",
+                order.termination_notified_at,
+                now,
+            )
+        )
+    if order.portability_requested_at:
+        deadlines.append(
+            _deadline(
+                "PORTABILITY",
+                noon_paris(paris_date(order.portability_requested_at) + timedelta(days=programme.portability_days)),
+                "deployment",
+                "Livrer l'export des données (portabilité)",
+                "AF §4.4",
+                order.portability_delivered_at,
+                now,
+            )
+        )
+    if order.journal_received_at and state in {"secondary_requested", "secondary_paid"}:
+        month_end = end_of_month(paris_date(order.journal_received_at))
+        deadlines.append(
+            _deadline(
+                "ANS_CHECK_WINDOW",
+                noon_paris(add_months(month_end, programme.ans_check_months)),
+                "admin",
+                "Fin du délai de contrôle du journal par l'ANS : données définitives",
+                "AF §4.5",
+                None,
+                now,
+            )
+        )
+    deadlines.sort(key=lambda deadline: deadline.due_at)
+    return deadlines
+
+
+def next_deadline(order: "Order", now: datetime) -> Deadline | None:
+    """The earliest deadline not yet met (overdue ones first, since they are earlier)."""
+    return next((deadline for deadline in order_deadlines(order, now) if deadline.status != MET), None)
