@@ -288,11 +288,10 @@ def signature_violations(
                     field="solution",
                 )
             )
-        window = timedelta(days=programme.pre_order_window_days)
+        # The same 120th-day-at-noon deadline as ``pre_order_deadline``, counted in Paris calendar days.
+        deadline = noon_paris(paris_date(signed_at) + timedelta(days=programme.pre_order_window_days))
         dossier_at = solution.complete_dossier_submitted_at
-        if (dossier_at is not None and signed_at < dossier_at - window) or (
-            dossier_at is None and now > noon_paris(paris_date(signed_at) + window)
-        ):
+        if (dossier_at is not None and dossier_at > deadline) or (dossier_at is None and now > deadline):
             violations.append(
                 RuleViolation(
                     "PRE_ORDER_SIGNED_TOO_EARLY",
@@ -874,3 +873,70 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
 def next_deadline(order: "Order", now: datetime) -> Deadline | None:
     """The earliest deadline not yet met (overdue ones first, since they are earlier)."""
     return next((deadline for deadline in order_deadlines(order, now) if deadline.status != MET), None)
+
+
+# --- Obsolete versions (AF §4.3) ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    label: str
+    released_on: date
+    end_announced_on: date | None
+    is_wave1_referenced: bool
+    declared_obsolete: bool
+
+
+def obsolete_declaration_violations(versions: Iterable[VersionFacts], date_0: datetime | None) -> list[RuleViolation]:
+    """An editor may declare a version obsolete only within the AF §4.3 limits; returns every breach."""
+    versions = sorted(versions, key=lambda version: version.released_on)
+    declared = [version for version in versions if version.declared_obsolete]
+    if not declared:
+        return []
+    if date_0 is None:
+        return [
+            RuleViolation(
+                "DATE_0_UNKNOWN",
+                "Renseignez la Date 0 du programme : une version ne peut être déclarée obsolète que si son arrêt a été "
+                "rendu public avant la Date 0 (AF §4.3).",
+                "AF §4.3",
+            )
+        ]
+    day_0 = paris_date(date_0)
+    violations: list[RuleViolation] = []
+    for version in declared:
+        if version.end_announced_on is None or version.end_announced_on >= day_0:
+            violations.append(
+                RuleViolation(
+                    "OBSOLETE_NOT_ANNOUNCED_BEFORE_DATE_0",
+                    f"Version {version.label} : l'arrêt de commercialisation ou de maintenance doit avoir été rendu "
+                    f"public avant la Date 0 ({day_0:%d/%m/%Y}) pour la déclarer obsolète (AF §4.3).",
+                    "AF §4.3",
+                    field="declared_obsolete",
+                )
+            )
+    existing_at_date_0 = [version for version in versions if version.released_on <= day_0]
+    if existing_at_date_0 and existing_at_date_0[-1].declared_obsolete:
+        violations.append(
+            RuleViolation(
+                "OBSOLETE_MOST_RECENT_AT_DATE_0",
+                f"Version {existing_at_date_0[-1].label} : la version la plus récente en production à la Date 0 "
+                "ne peut pas être déclarée obsolète (AF §4.3).",
+                "AF §4.3",
+                field="declared_obsolete",
+            )
+        )
+    wave1 = next((version for version in versions if version.is_wave1_referenced), None)
+    if wave1 is not None:
+        for version in declared:
+            if version.released_on >= wave1.released_on:
+                violations.append(
+                    RuleViolation(
+                        "OBSOLETE_WAVE1_OR_LATER",
+                        f"Version {version.label} : la version référencée en vague 1 et les suivantes ne peuvent pas "
+                        "être déclarées obsolètes (AF §4.3).",
+                        "AF §4.3",
+                        field="declared_obsolete",
+                    )
+                )
+    return violations

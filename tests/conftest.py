@@ -59,3 +59,17 @@ def real_celery_worker(transactional_db):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+@pytest.fixture
+def programme_data(transactional_db):
+    """Transactional tests start from a flushed database: reload the programme that the data migration creates.
+
+    (The staff groups come back by themselves: a flush sends post_migrate.)
+    """
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("orders.migrations.0002_programme_lgc_va2")
+    migration.create_programme(apps, None)

@@ -1,0 +1,954 @@
+"""The only place that changes orders: each action is atomic, locks the order, checks every rule, applies the
+transition, writes the immutable ``OrderEvent`` — or writes a refused event and raises ``BusinessRuleError`` with
+nothing else changed (SPEC §7).
+
+Every action of the state machine is one ``OrderAction`` in ``ACTIONS``: its guard (the rules), what it records and
+which transition it calls. The admin, the API, the client portal and the Celery jobs all go through ``perform``.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+
+from clients.models import Client
+from monitoring.models import MonitoringMonth
+from orders import rules
+from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
+from orders.models import Order, OrderEvent, OrderState, PriceCeiling, Programme, SignatureMethod, Solution
+
+logger = logging.getLogger(__name__)
+
+User = AbstractBaseUser | AnonymousUser | None
+
+
+# --- Audit ------------------------------------------------------------------------------------------------------
+
+
+def actor_label(user: User) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return OrderEvent.SYSTEM
+    return user.get_username()
+
+
+def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
+    ready: dict[str, Any] = {}
+    for key, value in payload.items():
+        if isinstance(value, datetime | date):
+            ready[key] = value.isoformat()
+        elif isinstance(value, Decimal):
+            ready[key] = str(value)
+        else:
+            ready[key] = value
+    return ready
+
+
+def event_record(
+    *,
+    order: Order,
+    acting_user: User,
+    action: str,
+    from_state: str,
+    to_state: str,
+    accepted: bool = True,
+    message: str = "",
+    payload: dict[str, Any] | None = None,
+) -> OrderEvent:
+    user = acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
+    return OrderEvent.objects.create(
+        order=order,
+        actor=user,
+        actor_label=actor_label(acting_user),
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        accepted=accepted,
+        message=message,
+        payload=_json_ready(payload or {}),
+    )
+
+
+# --- Ceilings ---------------------------------------------------------------------------------------------------
+
+
+def ceiling_table(programme: Programme) -> dict[tuple[str, str, str], Decimal]:
+    """The programme's published price tables as a mapping (one query)."""
+    return {
+        (cell.prestation, cell.category, cell.vat_regime): cell.amount
+        for cell in PriceCeiling.objects.filter(programme=programme)
+    }
+
+
+def default_amounts(
+    *, programme: Programme, client: Client, prestation: str, vat_regime: str
+) -> tuple[Decimal, Decimal]:
+    """By default the order takes the ceilings (AF §5.1: the ceiling, or a lower amount agreed with the client)."""
+    table = ceiling_table(programme)
+    category = client.ceiling_category
+    principal = table.get((prestation, category, vat_regime))
+    secondary = table.get(("secondary", category, vat_regime))
+    if principal is None or secondary is None:
+        raise BusinessRuleError.single(
+            "CEILING_UNKNOWN",
+            f"Aucun prix plafond publié pour {client} ({category or 'tranche inconnue'}, {vat_regime}) (AF §5).",
+            "AF §5",
+            field="client",
+        )
+    return principal, secondary
+
+
+# --- Creation of an order (state draft) ---------------------------------------------------------------------------
+
+
+def order_create(
+    *,
+    programme: Programme,
+    client: Client,
+    solution: Solution,
+    prestation: str,
+    vat_regime: str | None = None,
+    principal_amount: Decimal | None = None,
+    secondary_amount: Decimal | None = None,
+    issued_at: datetime | None = None,
+    salesperson: Any = None,
+    is_pilot: bool = False,
+    acting_user: User = None,
+) -> Order:
+    """Prepare an order form (SPEC §7, draft): eligible client, allowed prestation, amounts ≤ ceilings, unique."""
+    vat_regime = vat_regime or solution.provider.vat_regime
+    if principal_amount is None or secondary_amount is None:
+        try:
+            default_principal, default_secondary = default_amounts(
+                programme=programme, client=client, prestation=prestation, vat_regime=vat_regime
+            )
+        except BusinessRuleError:
+            default_principal, default_secondary = Decimal("0"), Decimal("0")
+        principal_amount = default_principal if principal_amount is None else principal_amount
+        secondary_amount = default_secondary if secondary_amount is None else secondary_amount
+    violations = rules.order_terms_violations(
+        client=client,
+        solution=solution,
+        programme=programme,
+        prestation=prestation,
+        vat_regime=vat_regime,
+        principal_amount=principal_amount,
+        secondary_amount=secondary_amount,
+        ceilings=ceiling_table(programme),
+    )
+    if Order.objects.filter(client=client, programme=programme).exists():
+        violations.append(_duplicate_violation(client, programme))
+    raise_if(violations)
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                number=f"TMP-{timezone.now().timestamp()}-{client.pk}",
+                programme=programme,
+                client=client,
+                solution=solution,
+                salesperson=salesperson,
+                prestation=prestation,
+                vat_regime=vat_regime,
+                principal_amount=principal_amount,
+                secondary_amount=secondary_amount,
+                issued_at=issued_at or timezone.now(),
+                is_pilot=is_pilot,
+            )
+            order.number = order_number(order)
+            order.save(update_fields=["number"])
+            event_record(
+                order=order,
+                acting_user=acting_user,
+                action="create",
+                from_state="",
+                to_state=order.state,
+                payload={
+                    "prestation": prestation,
+                    "vat_regime": vat_regime,
+                    "principal_amount": principal_amount,
+                    "secondary_amount": secondary_amount,
+                },
+            )
+    except IntegrityError as exc:
+        # Two staff members created the same client's order at the same time: the database constraint decides.
+        raise BusinessRuleError([_duplicate_violation(client, programme)]) from exc
+    return order
+
+
+def order_number(order: Order) -> str:
+    return f"BC-{order.programme.code}-{order.pk:06d}"
+
+
+def _duplicate_violation(client: Client, programme: Programme) -> RuleViolation:
+    return RuleViolation(
+        "DUPLICATE_ORDER",
+        f"Le client {client} a déjà une commande pour le programme {programme.code} : une seule commande par client "
+        "et par programme (AF §4.2).",
+        "AF §4.2",
+        field="client",
+    )
+
+
+def order_update_terms(
+    *,
+    order_id: int,
+    prestation: str,
+    vat_regime: str,
+    principal_amount: Decimal,
+    secondary_amount: Decimal,
+    acting_user: User,
+) -> Order:
+    """Change the amounts or prestation of an order form not yet signed (draft only)."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        violations: list[RuleViolation] = []
+        if order.state != OrderState.DRAFT:
+            violations.append(
+                RuleViolation(
+                    "ORDER_ALREADY_SIGNED",
+                    "Un bon de commande signé ne se modifie plus : annulez-le et établissez-en un nouveau (AF §4.3).",
+                    "AF §4.3",
+                )
+            )
+        violations += rules.order_terms_violations(
+            client=order.client,
+            solution=order.solution,
+            programme=order.programme,
+            prestation=prestation,
+            vat_regime=vat_regime,
+            principal_amount=principal_amount,
+            secondary_amount=secondary_amount,
+            ceilings=ceiling_table(order.programme),
+        )
+        payload = {
+            "prestation": prestation,
+            "vat_regime": vat_regime,
+            "principal_amount": principal_amount,
+            "secondary_amount": secondary_amount,
+        }
+        if not violations:
+            order.prestation, order.vat_regime = prestation, vat_regime
+            order.principal_amount, order.secondary_amount = principal_amount, secondary_amount
+            order.save(update_fields=["prestation", "vat_regime", "principal_amount", "secondary_amount", "updated_at"])
+        event_record(
+            order=order,
+            acting_user=acting_user,
+            action="update_terms",
+            from_state=order.state,
+            to_state=order.state,
+            accepted=not violations,
+            message=" ".join(v.message for v in violations),
+            payload=payload,
+        )
+    raise_if(violations)
+    return order
+
+
+def order_update_checklist(*, order_id: int, done: dict[str, bool], acting_user: User) -> Order:
+    """Tick or untick deployment checklist items (SPEC §3); each change is logged with its date."""
+    known = {code for code, _label in rules.DEPLOYMENT_CHECKLIST}
+    unknown = set(done) - known
+    if unknown:
+        raise BusinessRuleError.single(
+            "CHECKLIST_UNKNOWN_ITEM",
+            f"Éléments inconnus de la liste de déploiement : {', '.join(sorted(unknown))}.",
+            "AF §3",
+        )
+    with transaction.atomic():
+        order = _locked(order_id)
+        checklist = dict(order.deployment_checklist)
+        today = rules.paris_date(timezone.now()).isoformat()
+        changes = {}
+        for code, is_done in done.items():
+            if is_done and not checklist.get(code):
+                checklist[code] = today
+                changes[code] = today
+            elif not is_done and checklist.get(code):
+                checklist.pop(code)
+                changes[code] = None
+        if changes:
+            order.deployment_checklist = checklist
+            order.save(update_fields=["deployment_checklist", "updated_at"])
+            event_record(
+                order=order,
+                acting_user=acting_user,
+                action="update_checklist",
+                from_state=order.state,
+                to_state=order.state,
+                payload=changes,
+            )
+    return order
+
+
+# --- The state machine's actions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A value the person must give for an action (a date, a reference, a reason)."""
+
+    name: str
+    label: str
+    kind: str  # "datetime" | "text" | "choice" | "decimal"
+    required: bool = True
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    name: str
+    label: str
+    transition: str  # name of the Order transition method (or the first that applies, see ``pick``)
+    params: tuple[ParamSpec, ...] = ()
+    guard: Callable[[Order, dict[str, Any], datetime], list[RuleViolation]] = lambda order, params, now: []
+    apply: Callable[[Order, dict[str, Any], datetime], None] = lambda order, params, now: None
+    pick: Callable[[Order, dict[str, Any], datetime], str] | None = None
+    update_fields: tuple[str, ...] = field(default_factory=tuple)
+
+    def transition_name(self, order: Order, params: dict[str, Any], now: datetime) -> str:
+        return self.pick(order, params, now) if self.pick else self.transition
+
+
+def _when(params: dict[str, Any], name: str, now: datetime) -> datetime:
+    value = params.get(name)
+    return value if isinstance(value, datetime) else now
+
+
+RECEIVED_AT = ParamSpec("received_at", "Reçue par l'ASP le", "datetime")
+ASP_REFERENCE = ParamSpec("asp_reference", "Référence ASP", "text", required=False)
+ASP_MESSAGE = ParamSpec("asp_message", "Message de l'ASP", "text")
+RETURN_KIND = ParamSpec(
+    "return_kind",
+    "Décision de l'ASP",
+    "choice",
+    choices=(("to_complete", "Demande à compléter ou modifier"), ("rejected", "Demande rejetée")),
+)
+REASON = ParamSpec("reason", "Motif", "text")
+
+
+def _sign_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    violations = rules.signature_violations(
+        order=order,
+        programme=order.programme,
+        solution=order.solution,
+        signed_at=_when(params, "signed_at", now),
+        now=now,
+    )
+    violations += rules.order_terms_violations(
+        client=order.client,
+        solution=order.solution,
+        programme=order.programme,
+        prestation=order.prestation,
+        vat_regime=order.vat_regime,
+        principal_amount=order.principal_amount,
+        secondary_amount=order.secondary_amount,
+        ceilings=ceiling_table(order.programme),
+    )
+    if not params.get("signature_method"):
+        violations.append(
+            RuleViolation(
+                "SIGNATURE_METHOD_MISSING",
+                "Indiquez le mode de signature (manuscrite, CPx, Pro Santé Connect, RGS 1 étoile, eIDAS simple) "
+                "(AF §4.3).",
+                "AF §4.3",
+                field="signature_method",
+            )
+        )
+    return violations
+
+
+def _sign_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.signed_at = _when(params, "signed_at", now)
+    order.signature_method = params.get("signature_method", "")
+    order.signatory_name = params.get("signatory_name", "")
+    if rules.is_referenced_at(order.solution, order.signed_at):
+        order.firm_at = order.signed_at
+
+
+def _firm_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    return rules.firm_violations(order=order, programme=order.programme, solution=order.solution, now=now)
+
+
+def _lapse_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    if rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now):
+        return []
+    return [
+        RuleViolation(
+            "PRE_ORDER_STILL_VALID",
+            "La commande conditionnelle est encore dans son délai de 120 jours et le référencement n'a pas été refusé "
+            "(AF §4.3).",
+            "AF §4.3",
+        )
+    ]
+
+
+def _lapse_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.closing_reason = (
+        rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now) or ""
+    )
+
+
+def _advance_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    return rules.advance_violations(
+        programme=order.programme,
+        solution=order.solution,
+        provider=order.solution.provider,
+        received_at=_when(params, "received_at", now),
+        now=now,
+    )
+
+
+def _advance_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.advance_requested_at = _when(params, "received_at", now)
+    order.advance_asp_reference = params.get("asp_reference", "") or order.advance_asp_reference
+
+
+def _payment_guard(requested_field: str) -> Callable[[Order, dict[str, Any], datetime], list[RuleViolation]]:
+    """A payment is dated after the request it answers, and not in the future (amounts paid are facts, SPEC §7)."""
+
+    def guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+        paid_at = _when(params, "paid_at", now)
+        requested_at = getattr(order, requested_field)
+        if paid_at > now or (requested_at is not None and paid_at < requested_at):
+            return [
+                RuleViolation(
+                    "PAYMENT_DATE_INVALID",
+                    "La date de versement doit suivre la réception de la demande par l'ASP, sans être dans le futur.",
+                    "AF §VI",
+                    field="paid_at",
+                )
+            ]
+        return []
+
+    return guard
+
+
+def _advance_paid_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.advance_paid_at = _when(params, "paid_at", now)
+    order.advance_amount, _balance = rules.advance_and_balance(order.principal_amount, order.programme.advance_rate)
+
+
+def _return_advance_pick(order: Order, params: dict[str, Any], now: datetime) -> str:
+    referenced = rules.is_referenced_at(order.solution, now)
+    return "return_advance_request" if referenced else "return_advance_request_pending_referencing"
+
+
+def _return_advance_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.advance_requested_at = None
+
+
+def _installation_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    return rules.installation_violations(
+        order=order, programme=order.programme, installed_at=_when(params, "installed_at", now), now=now
+    )
+
+
+def _installation_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.installed_at = _when(params, "installed_at", now)
+
+
+def _pilot_pv_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    signed = (
+        Order.objects.filter(solution=order.solution, pilot_pv_signed_at__isnull=False).exclude(pk=order.pk).count()
+    )
+    return rules.pilot_pv_violations(
+        order=order,
+        programme=order.programme,
+        pilot_pvs_signed=signed,
+        signed_at=_when(params, "signed_at", now),
+        now=now,
+    )
+
+
+def _pilot_pv_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.pilot_pv_signed_at = _when(params, "signed_at", now)
+
+
+def _va_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    return rules.va_violations(order=order, va_signed_at=_when(params, "signed_at", now), now=now)
+
+
+def _va_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.va_signed_at = _when(params, "signed_at", now)
+
+
+def _attest_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    violations = []
+    if order.installed_at is None:
+        violations.append(
+            RuleViolation(
+                "NOT_INSTALLED",
+                "L'attestation de fin de Prestation principale suppose la prestation réalisée (AF §4.4).",
+                "AF §4.4",
+            )
+        )
+    if order.completion_attested_at is not None:
+        violations.append(
+            RuleViolation("ALREADY_ATTESTED", "L'attestation de fin de prestation a déjà été envoyée.", "AF §4.4")
+        )
+    return violations
+
+
+def _attest_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.completion_attested_at = _when(params, "sent_at", now)
+
+
+def _balance_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    return rules.balance_violations(
+        order=order,
+        programme=order.programme,
+        solution=order.solution,
+        provider=order.solution.provider,
+        received_at=_when(params, "received_at", now),
+        now=now,
+    )
+
+
+def _balance_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.balance_requested_at = _when(params, "received_at", now)
+    order.balance_asp_reference = params.get("asp_reference", "") or order.balance_asp_reference
+
+
+def _balance_paid_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.balance_paid_at = _when(params, "paid_at", now)
+    advance = order.advance_amount
+    if advance is None:
+        advance, _balance = rules.advance_and_balance(order.principal_amount, order.programme.advance_rate)
+    order.balance_amount = order.principal_amount - advance
+
+
+def _return_balance_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.balance_requested_at = None
+
+
+def perf_window_for(order: Order) -> rules.PerfWindow | None:
+    start = rules.secondary_start(order)
+    if start is None:
+        return None
+    months = [
+        rules.MonthFigures(month.month, month.documents_expected, month.documents_sent)
+        for month in MonitoringMonth.objects.filter(order=order)
+    ]
+    programme = order.programme
+    return rules.best_perf_window(
+        months,
+        start=start,
+        observation_months=programme.secondary_observation_months,
+        window_months=programme.secondary_window_months,
+    )
+
+
+def _secondary_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    return rules.secondary_violations(
+        order=order,
+        programme=order.programme,
+        window=perf_window_for(order),
+        received_at=_when(params, "received_at", now),
+        now=now,
+    )
+
+
+def _secondary_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    window = perf_window_for(order)
+    order.secondary_requested_at = _when(params, "received_at", now)
+    order.journal_received_at = order.secondary_requested_at
+    order.secondary_perf = window.perf if window else Decimal("0")
+
+
+def _secondary_paid_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.secondary_paid_at = _when(params, "paid_at", now)
+    order.secondary_paid_amount = rules.secondary_payable(order.secondary_amount, order.secondary_perf or Decimal("0"))
+
+
+def _close_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    check = next((d for d in rules.order_deadlines(order, now) if d.code == "ANS_CHECK_WINDOW"), None)
+    if check is not None and check.status == rules.UPCOMING:
+        return [
+            RuleViolation(
+                "ANS_CHECK_WINDOW_OPEN",
+                f"L'ANS peut encore annoncer un contrôle du journal jusqu'au {rules.format_deadline(check.due_at)} "
+                "(AF §4.5).",
+                "AF §4.5",
+            )
+        ]
+    return []
+
+
+def _not_completed_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    if order.installed_at is not None and order.installed_at <= order.programme.date_5:
+        return [
+            RuleViolation(
+                "ALREADY_REALISED",
+                "La Prestation principale a été réalisée avant la Date 5 : rien à déclarer (AF §4.4).",
+                "AF §4.4",
+            )
+        ]
+    return []
+
+
+def _not_completed_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.failure_notified_at = _when(params, "notified_at", now)
+    order.closing_reason = params.get("reason", "")
+
+
+def _withdrawal_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    if order.solution.referencing_withdrawn_at is None:
+        return [
+            RuleViolation(
+                "REFERENCING_NOT_WITHDRAWN",
+                "Enregistrez d'abord le retrait du référencement sur la solution (AF §VII).",
+                "AF §VII",
+            )
+        ]
+    return []
+
+
+def _reason_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    if not str(params.get("reason", "")).strip():
+        return [RuleViolation("REASON_MISSING", "Le motif est obligatoire (SPEC §7).", "SPEC §7", field="reason")]
+    return []
+
+
+def _reason_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.closing_reason = str(params.get("reason", "")).strip()
+
+
+def _termination_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.terminated_at = _when(params, "terminated_at", now)
+    order.closing_reason = str(params.get("reason", "")).strip()
+
+
+def _reimbursement_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+    order.reimbursed_at = _when(params, "reimbursed_at", now)
+
+
+def _asp_message_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+    if not str(params.get("asp_message", "")).strip():
+        return [
+            RuleViolation(
+                "ASP_MESSAGE_MISSING",
+                "Recopiez le message de l'ASP : il est conservé au journal.",
+                "AF §6.2",
+                "asp_message",
+            )
+        ]
+    return []
+
+
+ACTIONS: dict[str, OrderAction] = {
+    action.name: action
+    for action in (
+        OrderAction(
+            "sign",
+            "Enregistrer la signature du client",
+            "sign_as_firm",
+            params=(
+                ParamSpec("signed_at", "Signé le", "datetime"),
+                ParamSpec(
+                    "signature_method",
+                    "Mode de signature",
+                    "choice",
+                    choices=tuple((method.value, str(method.label)) for method in SignatureMethod),
+                ),
+                ParamSpec("signatory_name", "Signataire", "text"),
+            ),
+            guard=_sign_guard,
+            apply=_sign_apply,
+            pick=lambda order, params, now: (
+                "sign_as_firm"
+                if rules.is_referenced_at(order.solution, _when(params, "signed_at", now))
+                else "sign_as_pre_order"
+            ),
+        ),
+        OrderAction(
+            "firm",
+            "Affermir la commande conditionnelle",
+            "firm_pre_order",
+            guard=_firm_guard,
+            apply=lambda order, params, now: setattr(order, "firm_at", now),
+        ),
+        OrderAction("lapse", "Constater la caducité", "lapse", guard=_lapse_guard, apply=_lapse_apply),
+        OrderAction(
+            "file_advance",
+            "Déposer la demande d'avance",
+            "file_advance_request",
+            params=(RECEIVED_AT, ASP_REFERENCE),
+            guard=_advance_guard,
+            apply=_advance_apply,
+        ),
+        OrderAction(
+            "record_advance_paid",
+            "Enregistrer le versement de l'avance",
+            "record_advance_paid",
+            params=(ParamSpec("paid_at", "Versée le", "datetime"),),
+            guard=_payment_guard("advance_requested_at"),
+            apply=_advance_paid_apply,
+        ),
+        OrderAction(
+            "return_advance",
+            "Enregistrer un retour de l'ASP sur l'avance",
+            "return_advance_request",
+            params=(RETURN_KIND, ASP_MESSAGE),
+            guard=_asp_message_guard,
+            apply=_return_advance_apply,
+            pick=_return_advance_pick,
+        ),
+        OrderAction(
+            "record_installation",
+            "Enregistrer l'installation",
+            "record_installation",
+            params=(ParamSpec("installed_at", "Installée le", "datetime"),),
+            guard=_installation_guard,
+            apply=_installation_apply,
+        ),
+        OrderAction(
+            "sign_pilot_pv",
+            "Enregistrer le PV d'installation pilote",
+            "sign_pilot_pv",
+            params=(ParamSpec("signed_at", "Signé le", "datetime"),),
+            guard=_pilot_pv_guard,
+            apply=_pilot_pv_apply,
+        ),
+        OrderAction(
+            "sign_va",
+            "Enregistrer la VA signée",
+            "sign_va",
+            params=(ParamSpec("signed_at", "Signée le", "datetime"),),
+            guard=_va_guard,
+            apply=_va_apply,
+        ),
+        OrderAction(
+            "attest_completion",
+            "Envoyer l'attestation de fin de Prestation principale",
+            "",
+            params=(ParamSpec("sent_at", "Envoyée le", "datetime"),),
+            guard=_attest_guard,
+            apply=_attest_apply,
+        ),
+        OrderAction(
+            "file_balance",
+            "Déposer la demande de solde",
+            "file_balance_request",
+            params=(RECEIVED_AT, ASP_REFERENCE),
+            guard=_balance_guard,
+            apply=_balance_apply,
+        ),
+        OrderAction(
+            "record_balance_paid",
+            "Enregistrer le versement du solde",
+            "record_balance_paid",
+            params=(ParamSpec("paid_at", "Versé le", "datetime"),),
+            guard=_payment_guard("balance_requested_at"),
+            apply=_balance_paid_apply,
+        ),
+        OrderAction(
+            "return_balance",
+            "Enregistrer un retour de l'ASP sur le solde",
+            "return_balance_request",
+            params=(RETURN_KIND, ASP_MESSAGE),
+            guard=_asp_message_guard,
+            apply=_return_balance_apply,
+        ),
+        OrderAction(
+            "file_secondary",
+            "Déposer la demande de Prestation secondaire",
+            "file_secondary_request",
+            params=(RECEIVED_AT,),
+            guard=_secondary_guard,
+            apply=_secondary_apply,
+        ),
+        OrderAction(
+            "record_secondary_paid",
+            "Enregistrer le versement de la Prestation secondaire",
+            "record_secondary_paid",
+            params=(ParamSpec("paid_at", "Versée le", "datetime"),),
+            guard=_payment_guard("secondary_requested_at"),
+            apply=_secondary_paid_apply,
+        ),
+        OrderAction("close", "Clôturer", "close", guard=_close_guard),
+        OrderAction(
+            "declare_not_completed",
+            "Déclarer la non-réalisation (client et ASP informés)",
+            "declare_not_completed",
+            params=(ParamSpec("notified_at", "Informés le", "datetime"), REASON),
+            guard=lambda order, params, now: (
+                _not_completed_guard(order, params, now) + _reason_guard(order, params, now)
+            ),
+            apply=_not_completed_apply,
+        ),
+        OrderAction(
+            "record_referencing_withdrawal",
+            "Constater le retrait du référencement",
+            "record_referencing_withdrawal",
+            guard=_withdrawal_guard,
+        ),
+        OrderAction(
+            "record_reimbursement",
+            "Enregistrer le reversement à l'ASP",
+            "record_reimbursement",
+            params=(ParamSpec("reimbursed_at", "Reversé le", "datetime"),),
+            apply=_reimbursement_apply,
+        ),
+        OrderAction(
+            "record_termination",
+            "Enregistrer la résiliation par le client",
+            "record_termination",
+            params=(ParamSpec("terminated_at", "Résiliée le", "datetime"), REASON),
+            guard=_reason_guard,
+            apply=_termination_apply,
+        ),
+        OrderAction("cancel", "Annuler", "cancel", params=(REASON,), guard=_reason_guard, apply=_reason_apply),
+    )
+}
+# Actions that record a fact without changing the state; they need the permission of the neighbouring transition.
+STATELESS_ACTION_PERMISSIONS = {"attest_completion": "orders.file_balance"}
+STATELESS_ACTION_STATES = {"attest_completion": {"installed", "pilot_pv_signed", "va_signed"}}
+
+
+# --- Running an action --------------------------------------------------------------------------------------------
+
+
+def _locked(order_id: int) -> Order:
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("programme", "solution__provider", "client")
+        .get(pk=order_id)
+    )
+
+
+def _state_label(state: str) -> str:
+    return str(OrderState(state).label)
+
+
+def action_violations(
+    order: Order, action: OrderAction, params: dict[str, Any], user: User, now: datetime
+) -> list[RuleViolation]:
+    """Why ``action`` cannot run on ``order`` now: state, permission, then every rule. Empty when it can."""
+    if not action.transition:
+        allowed_states = STATELESS_ACTION_STATES[action.name]
+        if order.state not in allowed_states:
+            return [_state_violation(order, action)]
+        permission = STATELESS_ACTION_PERMISSIONS[action.name]
+        if user is not None and not user.has_perm(permission):  # type: ignore[union-attr]
+            return [_permission_violation(action)]
+        return action.guard(order, params, now)
+    method = getattr(order, action.transition_name(order, params, now))
+    if not can_proceed(method):
+        return [_state_violation(order, action)]
+    if user is not None and not has_transition_perm(method, user):
+        return [_permission_violation(action)]
+    return action.guard(order, params, now)
+
+
+def _state_violation(order: Order, action: OrderAction) -> RuleViolation:
+    return RuleViolation(
+        "STATE_NOT_ALLOWED",
+        f"« {action.label} » est impossible depuis l'état « {_state_label(order.state)} » (SPEC §7).",
+        "SPEC §7",
+    )
+
+
+def _permission_violation(action: OrderAction) -> RuleViolation:
+    return RuleViolation(
+        "PERMISSION_DENIED", f"Votre rôle ne permet pas l'action « {action.label} ».", "SPEC §1", field="permission"
+    )
+
+
+def perform(
+    action_name: str,
+    *,
+    order_id: int,
+    acting_user: User,
+    params: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Run one action of the state machine atomically, or refuse it with every reason and change nothing.
+
+    ``acting_user=None`` is the system (Celery jobs); a refused attempt is still written to the event log.
+    """
+    action = ACTIONS[action_name]
+    params = dict(params or {})
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = _locked(order_id)
+        from_state = order.state
+        violations = action_violations(order, action, params, acting_user, now)
+        if violations:
+            event_record(
+                order=order,
+                acting_user=acting_user,
+                action=action_name,
+                from_state=from_state,
+                to_state=from_state,
+                accepted=False,
+                message=" ".join(v.message for v in violations),
+                payload={**params, "codes": [v.code for v in violations]},
+            )
+        else:
+            action.apply(order, params, now)
+            if action.transition:
+                getattr(order, action.transition_name(order, params, now))()
+            try:
+                order.save()
+            except ConcurrentTransition as exc:  # only when the lock was not taken (SQLite): same message as above
+                raise BusinessRuleError([_state_violation(order, action)]) from exc
+            event_record(
+                order=order,
+                acting_user=acting_user,
+                action=action_name,
+                from_state=from_state,
+                to_state=order.state,
+                payload=params,
+            )
+    raise_if(violations)
+    logger.info(
+        "order %s: %s %s → %s by %s", order.number, action_name, from_state, order.state, actor_label(acting_user)
+    )
+    return order
+
+
+@dataclass(frozen=True)
+class ActionAvailability:
+    action: OrderAction
+    allowed: bool
+    violations: list[RuleViolation]
+
+
+def available_actions(order: Order, user: User, now: datetime | None = None) -> list[ActionAvailability]:
+    """Actions reachable from the order's state, each with the reasons it is blocked right now (for the order page).
+
+    Dates the person will type are taken as "now" for this preview; ``perform`` checks again with the real values.
+    """
+    now = now or timezone.now()
+    result = []
+    for action in ACTIONS.values():
+        if action.transition:
+            method = getattr(order, action.transition_name(order, {}, now))
+            if not can_proceed(method):
+                continue
+        elif order.state not in STATELESS_ACTION_STATES[action.name]:
+            continue
+        violations = action_violations(order, action, {}, user, now)
+        blocking = [v for v in violations if v.field not in {"reason", "asp_message", "signature_method"}]
+        result.append(ActionAvailability(action, not blocking, blocking))
+    return result
+
+
+# --- Solutions ------------------------------------------------------------------------------------------------------
+
+
+def solution_versions_check(*, solution: Solution, pending: list[rules.VersionFacts] | None = None) -> None:
+    """Raise when the solution's obsolete declarations (or the ``pending`` set replacing them) break AF §4.3."""
+    versions = pending
+    if versions is None:
+        versions = [
+            rules.VersionFacts(v.label, v.released_on, v.end_announced_on, v.is_wave1_referenced, v.declared_obsolete)
+            for v in solution.versions.all()
+        ]
+    raise_if(rules.obsolete_declaration_violations(versions, solution.programme.date_0))
