@@ -1,0 +1,48 @@
+"""Reads for lists, dashboards and deadlines: querysets whose number of queries does not grow with the rows."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+
+from orders import rules
+from orders.models import Order, OrderState
+
+# Orders whose deadlines are all behind them (nothing left to do for the programme).
+SETTLED_STATES = [OrderState.LAPSED, OrderState.REIMBURSED, OrderState.CLOSED, OrderState.CANCELLED]
+
+DEADLINE_WINDOWS: dict[str, tuple[str, int | None]] = {
+    "overdue": ("En retard", None),
+    "7": ("Sous 7 jours", 7),
+    "30": ("Sous 30 jours", 30),
+    "90": ("Sous 90 jours", 90),
+}
+
+
+def order_list_queryset() -> QuerySet[Order]:
+    """Orders with everything a list row shows (client, programme, solution, salesperson) in one query."""
+    return Order.objects.select_related("client", "programme", "solution", "salesperson")
+
+
+def order_ids_with_next_deadline_in_window(queryset: QuerySet[Order], window: str, now: datetime) -> list[int]:
+    """Ids of the orders whose next deadline (``rules.next_deadline``) falls in ``window``.
+
+    One query, streamed in chunks; the deadline itself is computed in Python by the same function the order page,
+    the reminders and the calendar use, so the filter can never disagree with what the row shows.
+    """
+    _label, days = DEADLINE_WINDOWS[window]
+    horizon = now + timedelta(days=days) if days is not None else None
+    ids = []
+    rows = queryset.exclude(state__in=SETTLED_STATES).select_related("programme", "solution", "client")
+    for order in rows.iterator(chunk_size=2000):
+        deadline = rules.next_deadline(order, now)
+        if deadline is None:
+            continue
+        if (
+            horizon is None
+            and deadline.status == rules.OVERDUE
+            or horizon is not None
+            and deadline.status == rules.UPCOMING
+            and deadline.due_at <= horizon
+        ):
+            ids.append(order.pk)
+    return ids
