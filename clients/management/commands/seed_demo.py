@@ -1,21 +1,29 @@
 """Demo data so the product shows something true on its first start. Running it twice changes nothing."""
 
-from django.contrib.auth import get_user_model
+import logging
+from time import perf_counter
+
 from django.core.management.base import BaseCommand
 
-DEMO_ADMIN_USERNAME = "admin"
-DEMO_ADMIN_PASSWORD = "segur-demo-2026"  # noqa: S105 (demo login, printed on purpose; never in production)
+from orders.demo import DEMO_PASSWORD, seed_demo
+from orders.models import OrderState
 
 
 class Command(BaseCommand):
     help = "Crée les données de démonstration (idempotent) et affiche l'identifiant administrateur."
 
     def handle(self, *args: object, **options: object) -> None:
-        user_model = get_user_model()
-        admin, created = user_model.objects.get_or_create(
-            username=DEMO_ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
-        )
-        if created:
-            admin.set_password(DEMO_ADMIN_PASSWORD)
-            admin.save(update_fields=["password"])
-        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  login {DEMO_ADMIN_USERNAME} / {DEMO_ADMIN_PASSWORD}")
+        started = perf_counter()
+        # Hundreds of transitions are replayed: their audit is in the event log, not in the console.
+        logging.getLogger("orders.services").setLevel(logging.WARNING)
+        result = seed_demo()
+        if result.created:
+            self.stdout.write(f"Données de démonstration créées en {perf_counter() - started:.1f} s.")
+        else:
+            self.stdout.write("Données de démonstration déjà présentes : rien n'a été modifié.")
+        for state in OrderState:
+            if result.counts.get(state.value):
+                self.stdout.write(f"  {state.label:<28} {result.counts[state.value]:>4}")
+        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  login admin / {DEMO_PASSWORD}")
+        team = "c.durand, l.petit (commerciaux), m.bernard (déploiement), s.moreau (finance), a.roux (administratrice)"
+        self.stdout.write(f"Équipe : {team} — mot de passe {DEMO_PASSWORD}")
