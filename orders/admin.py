@@ -298,6 +298,10 @@ class OrderAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     inlines = [OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
+
+    class Media:
+        css = {"all": ["orders/admin.css"]}
+
     actions = ["bulk_file_advance", "bulk_record_advance_paid"]
     fieldsets = (
         (_("Bon de commande"), {"fields": ("number", "programme", "client", "solution", "salesperson", "is_pilot")}),

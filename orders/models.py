@@ -281,7 +281,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="orders")
     solution = models.ForeignKey(Solution, on_delete=models.PROTECT, related_name="orders")
     salesperson = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="orders_sold"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders_sold",
+        verbose_name=_("commercial"),
     )
     prestation = models.CharField(
         _("prestation principale"),
