@@ -105,6 +105,7 @@ class ReferenceRow:
     tranche: str
     staff_count: int
     name: str = ""
+    line: int = 0  # line in the source file, for error messages
 
 
 def reference_base_import(
@@ -120,7 +121,8 @@ def reference_base_import(
                 "REFERENCE_VERSION_EXISTS", f"La version « {version} » est déjà importée.", "SPEC §4", "version"
             )
         )
-    for line, row in enumerate(rows, start=2):
+    for position, row in enumerate(rows, start=2):
+        line = row.line or position
         finess = rules.normalise_identifier(row.finess)
         problem = rules.finess_violation(finess)
         if problem:
@@ -168,3 +170,67 @@ def structures_refresh_tranche(*, base: ReferenceBase) -> int:
         changed.append(client)
     Client.objects.bulk_update(changed, ["reference_entry", "tranche", "staff_count"], batch_size=1000)
     return len(changed)
+
+
+def client_save(client: Client) -> Client:
+    """Save a client whose data were already checked with ``client_violations`` (imports), with its tranche."""
+    _apply_reference_entry(client)
+    client.save()
+    return client
+
+
+def client_data(client: Client) -> dict[str, Any]:
+    return {name: getattr(client, name) for name in CLIENT_FIELDS}
+
+
+REFERENCE_COLUMNS = ("finess", "raison_sociale", "tranche", "effectif")
+
+
+def reference_rows_from_table(
+    headers: list[str], records: list[list[Any]]
+) -> tuple[list[ReferenceRow], list[RuleViolation]]:
+    """Read the Base de référence columns (finess, raison_sociale, tranche, effectif); line 1 is the header."""
+    normalised_headers = [str(header or "").strip().lower() for header in headers]
+    missing = [column for column in ("finess", "tranche", "effectif") if column not in normalised_headers]
+    if missing:
+        return [], [
+            RuleViolation(
+                "REFERENCE_COLUMNS",
+                f"Colonnes manquantes : {', '.join(missing)} (attendues : {', '.join(REFERENCE_COLUMNS)}).",
+                "SPEC §4",
+            )
+        ]
+    index = {column: normalised_headers.index(column) for column in REFERENCE_COLUMNS if column in normalised_headers}
+    rows, violations = [], []
+    for line, record in enumerate(records, start=2):
+
+        def cell(column: str, record: list[Any] = record) -> str:
+            position = index.get(column)
+            return (
+                ""
+                if position is None or position >= len(record) or record[position] is None
+                else str(record[position]).strip()
+            )
+
+        staff = cell("effectif")
+        try:
+            staff_count = int(float(staff.replace(",", "."))) if staff else -1
+        except ValueError:
+            staff_count = -1
+        if staff_count < 0:
+            violations.append(
+                RuleViolation(
+                    "STAFF_INVALID", f"Ligne {line} : effectif « {staff} » invalide (nombre entier attendu).", "SPEC §4"
+                )
+            )
+            continue
+        rows.append(
+            ReferenceRow(
+                finess=cell("finess"),
+                tranche=cell("tranche").upper(),
+                staff_count=staff_count,
+                name=cell("raison_sociale"),
+                line=line,
+            )
+        )
+    return rows, violations

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 
 from orders import rules, selectors, services
 from orders.exceptions import BusinessRuleError
@@ -33,6 +34,7 @@ from orders.models import (
     Solution,
     SolutionVersion,
 )
+from orders.resources import OrderExportResource, OrderImportResource
 
 STATE_COLOURS = {
     "draft": "#6b7280",
@@ -272,7 +274,7 @@ def add_violations_to_form(form: forms.Form, error: BusinessRuleError) -> None:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "client_name",
@@ -343,6 +345,12 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return selectors.order_list_queryset()
+
+    def get_import_resource_classes(self, request: HttpRequest) -> list[type]:
+        return [OrderImportResource]
+
+    def get_export_resource_classes(self, request: HttpRequest) -> list[type]:
+        return [OrderExportResource]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Orders change only through the services (transitions, terms, checklist): every field is read-only here.
