@@ -641,6 +641,32 @@ def _asp_message_guard(order: Order, params: dict[str, Any], now: datetime) -> l
     return []
 
 
+def _fact_guard(
+    field_name: str, message: str, needs: str | None = None
+) -> Callable[[Order, dict[str, Any], datetime], list[RuleViolation]]:
+    """A fact is recorded once (``field_name`` still empty) and, if ``needs`` is given, after that other fact."""
+
+    def guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
+        violations = []
+        if getattr(order, field_name) is not None:
+            violations.append(RuleViolation("ALREADY_RECORDED", message, "SPEC §7"))
+        if needs is not None and getattr(order, needs) is None:
+            violations.append(RuleViolation("PREREQUISITE_MISSING", "Enregistrez d'abord la demande.", "AF §4.4"))
+        when = _when(params, "at", now)
+        if when > now:
+            violations.append(RuleViolation("DATE_IN_FUTURE", "La date ne peut être dans le futur.", "SPEC §7", "at"))
+        return violations
+
+    return guard
+
+
+def _set_fact(field_name: str) -> Callable[[Order, dict[str, Any], datetime], None]:
+    def apply(order: Order, params: dict[str, Any], now: datetime) -> None:
+        setattr(order, field_name, _when(params, "at", now))
+
+    return apply
+
+
 ACTIONS: dict[str, OrderAction] = {
     action.name: action
     for action in (
@@ -804,11 +830,49 @@ ACTIONS: dict[str, OrderAction] = {
             apply=_termination_apply,
         ),
         OrderAction("cancel", "Annuler", "cancel", params=(REASON,), guard=_reason_guard, apply=_reason_apply),
+        OrderAction(
+            "request_portability",
+            "Enregistrer une demande de portabilité des données",
+            "",
+            params=(ParamSpec("at", "Demandée le", "datetime"),),
+            guard=_fact_guard("portability_requested_at", "Une demande de portabilité est déjà enregistrée."),
+            apply=_set_fact("portability_requested_at"),
+        ),
+        OrderAction(
+            "deliver_portability",
+            "Enregistrer la livraison de l'export (portabilité)",
+            "",
+            params=(ParamSpec("at", "Livré le", "datetime"),),
+            guard=_fact_guard(
+                "portability_delivered_at", "La livraison est déjà enregistrée.", needs="portability_requested_at"
+            ),
+            apply=_set_fact("portability_delivered_at"),
+        ),
+        OrderAction(
+            "notify_termination",
+            "Enregistrer l'information de l'ASP (résiliation)",
+            "",
+            params=(ParamSpec("at", "ASP informée le", "datetime"),),
+            guard=_fact_guard("termination_notified_at", "L'ASP a déjà été informée."),
+            apply=_set_fact("termination_notified_at"),
+        ),
     )
 }
 # Actions that record a fact without changing the state; they need the permission of the neighbouring transition.
-STATELESS_ACTION_PERMISSIONS = {"attest_completion": "orders.file_balance"}
-STATELESS_ACTION_STATES = {"attest_completion": {"installed", "pilot_pv_signed", "va_signed"}}
+STATELESS_ACTION_PERMISSIONS = {
+    "attest_completion": "orders.file_balance",
+    "request_portability": "orders.record_installation",
+    "deliver_portability": "orders.record_installation",
+    "notify_termination": "orders.file_balance",  # finance writes to the ASP (AF §6.5)
+}
+_REALISED = {"installed", "pilot_pv_signed", "va_signed", "balance_requested", "balance_paid"}
+STATELESS_ACTION_STATES = {
+    "attest_completion": {"installed", "pilot_pv_signed", "va_signed"},
+    # AF §4.4: the portability clause holds once the main prestation is realised, for the support contract's life.
+    "request_portability": _REALISED | {"secondary_requested", "secondary_paid", "closed", "terminated"},
+    "deliver_portability": _REALISED | {"secondary_requested", "secondary_paid", "closed", "terminated"},
+    "notify_termination": {"terminated"},
+}
 
 
 # --- Running an action --------------------------------------------------------------------------------------------

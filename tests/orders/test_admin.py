@@ -241,3 +241,54 @@ def test_deployment_ticks_the_checklist_then_records_the_installation(client):
     assert response.status_code == 302
     order.refresh_from_db()
     assert order.state == "installed"
+
+
+def test_a_staff_user_takes_an_order_from_draft_to_balance_paid_in_the_admin_alone(admin_client):
+    from orders.rules import checklist_items_for
+
+    order = make_order()
+
+    def act(name, **fields):
+        response = admin_client.post(reverse("admin:orders_order_action", args=[order.pk, name]), fields)
+        assert response.status_code == 302, response.content.decode()[-2000:]
+
+    act("sign", signed_at_0="02/11/2026", signed_at_1="10:00", signature_method="eidas_simple", signatory_name="Dr M")
+    act("file_advance", received_at_0="03/11/2026", received_at_1="10:00", asp_reference="ASP-1")
+    act("record_advance_paid", paid_at_0="10/11/2026", paid_at_1="10:00")
+    admin_client.post(
+        reverse("admin:orders_order_checklist", args=[order.pk]),
+        {f"item_{code}": "on" for code, _label in checklist_items_for(order.client)},
+    )
+    act("record_installation", installed_at_0="12/11/2026", installed_at_1="10:00")
+    act("sign_va", signed_at_0="13/11/2026", signed_at_1="10:00")
+    act("file_balance", received_at_0="16/11/2026", received_at_1="10:00", asp_reference="ASP-2")
+    act("record_balance_paid", paid_at_0="20/11/2026", paid_at_1="10:00")
+
+    order.refresh_from_db()
+    assert order.state == "balance_paid"
+    assert order.advance_amount + order.balance_amount == order.principal_amount
+    assert OrderEvent.objects.filter(order=order, accepted=True).count() == 9  # create, checklist, 7 transitions
+
+
+def test_the_solution_admin_refuses_an_obsolete_declaration_breaking_af_4_3(admin_client):
+    from orders.models import SolutionVersion
+
+    solution = make_solution()
+    url = reverse("admin:orders_solution_change", args=[solution.pk])
+    form = {
+        "provider": solution.provider.pk,
+        "programme": solution.programme.pk,
+        "name": solution.name,
+        "version": solution.version,
+        "versions-TOTAL_FORMS": "1",
+        "versions-INITIAL_FORMS": "0",
+        "versions-0-label": "9",
+        "versions-0-released_on": "2020-01-01",
+        "versions-0-declared_obsolete": "on",
+    }
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 200
+    assert "Renseignez la Date 0" in response.content.decode()
+    assert not SolutionVersion.objects.exists()

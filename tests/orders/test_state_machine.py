@@ -624,3 +624,47 @@ def test_deadlines_after_the_va_include_date_5_date_6_and_the_secondary_window()
     assert deadlines["SECONDARY_REQUEST"].due_at == rules.noon_paris(rules.add_months(start, 20))
     assert start == date(2026, 11, 1)
     assert rules.next_deadline(order, TODAY).code == "DATE_5_ATTESTATION"
+
+
+def test_portability_request_opens_a_15_day_deadline_met_by_the_delivery():
+    order = advance(make_order(), "va_signed")
+
+    order = services.perform("request_portability", order_id=order.pk, acting_user=None, params={"at": TODAY})
+    deadline = next(d for d in rules.order_deadlines(order, TODAY) if d.code == "PORTABILITY")
+    assert (deadline.due_at, deadline.status) == (paris(2026, 12, 8), "upcoming")
+    assert refused("request_portability", order, params={"at": TODAY})[0] == ["ALREADY_RECORDED"]
+
+    order = services.perform("deliver_portability", order_id=order.pk, acting_user=None, params={"at": TODAY})
+
+    assert next(d for d in rules.order_deadlines(order, TODAY) if d.code == "PORTABILITY").status == "met"
+    assert order.state == "va_signed"
+
+
+def test_informing_the_asp_of_a_termination_meets_its_deadline():
+    order = advance(make_order(), "va_signed")
+    order = services.perform(
+        "record_termination", order_id=order.pk, acting_user=None, params={"terminated_at": TODAY, "reason": "Départ"}
+    )
+
+    order = services.perform("notify_termination", order_id=order.pk, acting_user=None, params={"at": TODAY})
+
+    assert next(d for d in rules.order_deadlines(order, TODAY) if d.code == "TERMINATION_NOTICE").status == "met"
+
+
+def test_an_obsolete_declaration_breaking_af_4_3_is_refused_and_nothing_saved():
+    from orders.models import SolutionVersion
+
+    programme = lgc_programme()
+    programme.date_0 = paris(2025, 6, 1)
+    programme.save()
+    solution = make_solution()
+    SolutionVersion.objects.create(solution=solution, label="10", released_on=date(2021, 1, 1))
+
+    with pytest.raises(BusinessRuleError) as error:
+        services.solution_versions_check(
+            solution=solution,
+            pending=[rules.VersionFacts("10", date(2021, 1, 1), None, False, True)],
+        )
+
+    assert error.value.codes == ["OBSOLETE_NOT_ANNOUNCED_BEFORE_DATE_0", "OBSOLETE_MOST_RECENT_AT_DATE_0"]
+    assert not SolutionVersion.objects.get(label="10").declared_obsolete
