@@ -9,6 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py scan_deadlines
 	@echo "Web app: http://127.0.0.1:8000/admin/  (Ctrl-C stops the web app, the worker and the scheduler)"
 	$(BIN)/honcho --procfile Procfile start
 

@@ -50,3 +50,71 @@ class MonitoringMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.month:%Y-%m}"
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job for one day: the lock that makes a second run (beat twice, retry) a no-op."""
+
+    RUNNING, DONE = "running", "done"
+    job = models.CharField(_("tâche"), max_length=64)
+    run_date = models.DateField(_("jour"))
+    status = models.CharField(_("statut"), max_length=16, default=RUNNING)
+    started_at = models.DateTimeField(_("démarrée le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+    summary = models.JSONField(_("bilan"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("exécution planifiée")
+        verbose_name_plural = _("exécutions planifiées")
+        ordering = ["-run_date", "job"]
+        constraints = [models.UniqueConstraint(fields=["job", "run_date"], name="job_run_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.run_date}"
+
+
+class OutboxEmail(models.Model):
+    """An e-mail to send: written in the same transaction as what caused it, sent and retried by a worker."""
+
+    PENDING, SENT, FAILED = "pending", "sent", "failed"
+    STATUSES = [(PENDING, _("à envoyer")), (SENT, _("envoyé")), (FAILED, _("en échec"))]
+    key = models.CharField(_("clé d'unicité"), max_length=200, unique=True)
+    kind = models.CharField(_("type"), max_length=32)
+    to = models.EmailField(_("destinataire"))
+    subject = models.CharField(_("objet"), max_length=255)
+    body_text = models.TextField(_("texte"))
+    body_html = models.TextField(_("HTML"), blank=True)
+    status = models.CharField(_("statut"), max_length=8, choices=STATUSES, default=PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    last_error = models.TextField(_("dernière erreur"), blank=True)
+    next_attempt_at = models.DateTimeField(_("prochaine tentative"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-mail (boîte d'envoi)")
+        verbose_name_plural = _("boîte d'envoi")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"
+
+
+class ReminderDispatch(models.Model):
+    """One reminder (deadline, offset, recipient) — unique, so it is sent at most once whatever happens."""
+
+    key = models.CharField(_("clé"), max_length=200, unique=True)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="reminders")
+    deadline_code = models.CharField(_("échéance"), max_length=32)
+    due_at = models.DateTimeField(_("due le"))
+    offset = models.CharField(_("rappel"), max_length=8)  # "30", "14", …, "0", or "overdue"
+    recipient = models.CharField(_("destinataire"), max_length=254)
+    email = models.ForeignKey(OutboxEmail, on_delete=models.PROTECT, related_name="reminders")
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("rappel envoyé")
+        verbose_name_plural = _("rappels envoyés")
+
+    def __str__(self) -> str:
+        return self.key

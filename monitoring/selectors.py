@@ -1,11 +1,17 @@
 """Health of the components the product depends on, as /healthz reports it."""
 
 import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
 from monitoring.models import WorkerHeartbeat
+from orders import rules
+from orders.models import Order
+from orders.selectors import SETTLED_STATES
 from segur_portal.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -39,3 +45,52 @@ def last_worker_heartbeat() -> str | None:
     except Exception:  # the database status already reports why
         return None
     return heartbeat.recorded_at.isoformat() if heartbeat else None
+
+
+# --- Deadline calendar (SPEC §10) ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CalendarDay:
+    day: date
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((item["amount"] for item in self.items), Decimal("0"))
+
+
+def deadline_calendar(
+    *, now: datetime, days: int = 90, code: str = "", salesperson_id: int | None = None, state: str = ""
+) -> tuple[CalendarDay, list[CalendarDay]]:
+    """Open deadlines of the next ``days`` days by day, and the overdue ones apart (one streamed query)."""
+    horizon = now + timedelta(days=days)
+    orders = Order.objects.exclude(state__in=SETTLED_STATES).select_related(
+        "programme", "solution", "client", "salesperson"
+    )
+    if salesperson_id:
+        orders = orders.filter(salesperson_id=salesperson_id)
+    if state:
+        orders = orders.filter(state=state)
+    overdue = CalendarDay(rules.paris_date(now))
+    by_day: dict[date, CalendarDay] = {}
+    for order in orders.iterator(chunk_size=2000):
+        for deadline in rules.order_deadlines(order, now):
+            if deadline.status == rules.MET or (code and deadline.code != code) or deadline.due_at > horizon:
+                continue
+            item = {
+                "order": order,
+                "deadline": deadline,
+                "amount": order.principal_amount + order.secondary_amount,
+            }
+            if deadline.status == rules.OVERDUE:
+                overdue.items.append(item)
+            else:
+                day = rules.paris_date(deadline.due_at)
+                by_day.setdefault(day, CalendarDay(day)).items.append(item)
+    overdue.items.sort(key=lambda item: item["deadline"].due_at)
+    return overdue, [by_day[day] for day in sorted(by_day)]

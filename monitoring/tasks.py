@@ -1,9 +1,24 @@
 from celery import shared_task
 
-from monitoring import services
+from monitoring import reminders, services
 
 
 @shared_task(name="monitoring.tasks.record_heartbeat")
 def record_heartbeat(source: str) -> int:
     """Record that a worker consumed a task (beat sends one every 15 minutes; /healthz reads the last one)."""
     return services.heartbeat_record(source=source, hostname=record_heartbeat.request.hostname or "").pk
+
+
+@shared_task(name="monitoring.tasks.scan_deadlines", bind=True, max_retries=5, default_retry_delay=300)
+def scan_deadlines(self) -> dict:  # type: ignore[no-untyped-def]
+    """The daily deadline scan (07:00 Paris). Safe to run twice: the second run of a day does nothing."""
+    try:
+        return reminders.deadlines_scan().as_dict()
+    except Exception as exc:  # database hiccup: the transaction rolled back, try again later
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(name="monitoring.tasks.send_outbox")
+def send_outbox() -> dict[str, int]:
+    """Send what the outbox holds; failed e-mails come back with backoff (every 5 minutes from beat)."""
+    return reminders.outbox_send_due()

@@ -392,6 +392,8 @@ def _lapse_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
     order.closing_reason = (
         rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now) or ""
     )
+    if params.get("client_informed"):
+        order.pre_order_expiry_notified_at = now
 
 
 def _advance_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
@@ -849,6 +851,14 @@ ACTIONS: dict[str, OrderAction] = {
             apply=_set_fact("portability_delivered_at"),
         ),
         OrderAction(
+            "notify_date_2",
+            "Enregistrer l'information du client (pas de dossier complet à la Date 2)",
+            "",
+            params=(ParamSpec("at", "Informé le", "datetime"),),
+            guard=_fact_guard("date_2_notice_sent_at", "Le client a déjà été informé."),
+            apply=_set_fact("date_2_notice_sent_at"),
+        ),
+        OrderAction(
             "notify_termination",
             "Enregistrer l'information de l'ASP (résiliation)",
             "",
@@ -864,6 +874,7 @@ STATELESS_ACTION_PERMISSIONS = {
     "request_portability": "orders.record_installation",
     "deliver_portability": "orders.record_installation",
     "notify_termination": "orders.file_balance",  # finance writes to the ASP (AF §6.5)
+    "notify_date_2": "orders.sign_order",
 }
 _REALISED = {"installed", "pilot_pv_signed", "va_signed", "balance_requested", "balance_paid"}
 STATELESS_ACTION_STATES = {
@@ -872,6 +883,7 @@ STATELESS_ACTION_STATES = {
     "request_portability": _REALISED | {"secondary_requested", "secondary_paid", "closed", "terminated"},
     "deliver_portability": _REALISED | {"secondary_requested", "secondary_paid", "closed", "terminated"},
     "notify_termination": {"terminated"},
+    "notify_date_2": {"pre_order"},
 }
 
 

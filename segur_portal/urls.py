@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
-from monitoring.views import healthz
+from monitoring.views import deadline_calendar, healthz
 
 admin.site.site_header = "Ségur — back-office"
 admin.site.site_title = "Ségur back-office"
@@ -11,5 +11,6 @@ admin.site.index_title = "Pilotage des commandes Ségur"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("admin/calendrier/", deadline_calendar, name="deadline_calendar"),
     path("admin/", admin.site.urls),
 ]

@@ -171,6 +171,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic job is declared here, in one place. Crontabs run in CELERY_TIMEZONE (Europe/Paris), so the
 # 07:00 run stays at 07:00 local time across daylight-saving changes.
 CELERY_BEAT_SCHEDULE = {
+    "daily-deadline-scan": {"task": "monitoring.tasks.scan_deadlines", "schedule": crontab(hour=7, minute=0)},
+    "send-outbox": {"task": "monitoring.tasks.send_outbox", "schedule": crontab(minute="*/5")},
     "worker-heartbeat": {
         "task": "monitoring.tasks.record_heartbeat",
         "schedule": crontab(minute="*/15"),
@@ -185,6 +187,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Reminders before each deadline, in days (SPEC §10): J-30, J-14, J-7, J-2, J-1, J0; overdue items escalate.
+SEGUR_REMINDER_OFFSETS_DAYS = [
+    int(days) for days in os.environ.get("SEGUR_REMINDER_OFFSETS_DAYS", "30,14,7,2,1,0").split(",") if days.strip()
+]
 
 # The provider running this back-office (letterhead of its documents, sender of its e-mails).
 SEGUR_PROVIDER_NAME = os.environ.get("SEGUR_PROVIDER_NAME", "")

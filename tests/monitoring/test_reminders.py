@@ -1,0 +1,261 @@
+"""The deadline engine: reminders once per (deadline, offset, recipient), consequences, outbox, calendar."""
+
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.urls import reverse
+
+from monitoring import reminders
+from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
+from orders import services
+from orders.models import OrderEvent
+from orders.roles import ADMIN_GROUP, FINANCE_GROUP, SALES_GROUP
+from tests.factories import advance, lgc_programme, make_order, make_solution, make_user, paris
+
+SIGNATURE = {"signature_method": "eidas_simple", "signatory_name": "Dr X"}
+
+
+@pytest.fixture
+def team(db):
+    return {
+        "sales": make_user("vente", SALES_GROUP, email="vente@logimed.example"),
+        "finance": make_user("compta", FINANCE_GROUP, email="compta@logimed.example"),
+        "admin": make_user("chef", ADMIN_GROUP, email="chef@logimed.example"),
+    }
+
+
+def scan_at(moment):
+    with time_machine.travel(moment, tick=False):
+        return reminders.deadlines_scan()
+
+
+@pytest.mark.parametrize(
+    ("days_left", "expected"),
+    [
+        (45, None),
+        (31, None),
+        (30, "30"),
+        (20, "30"),
+        (14, "14"),
+        (13, "14"),
+        (8, "14"),
+        (7, "7"),
+        (2, "2"),
+        (1, "1"),
+        (0, "0"),
+        (-1, "overdue"),
+    ],
+)
+def test_the_reminder_due_is_the_nearest_offset_reached(days_left, expected):
+    due = date(2026, 12, 16)
+
+    assert reminders.reminder_offset(due, due - timedelta(days=days_left), [30, 14, 7, 2, 1, 0]) == expected
+
+
+@pytest.mark.django_db
+def test_a_deadline_gets_each_reminder_once_over_the_days_then_one_escalation(team):
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        order = make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))  # draft: sign before Date 4
+    day = paris(2026, 11, 1, 7)
+    while day < paris(2026, 12, 20, 7):
+        scan_at(day)
+        scan_at(day + timedelta(minutes=5))  # beat fires twice, or someone clicks "run now"
+        day += timedelta(days=1)
+
+    sales = ReminderDispatch.objects.filter(order=order, recipient=f"user:{team['sales'].pk}")
+    assert sorted(sales.values_list("offset", flat=True)) == sorted(["30", "14", "7", "2", "1", "0", "overdue"])
+    escalated = ReminderDispatch.objects.filter(order=order, offset="overdue").values_list("recipient", flat=True)
+    assert set(escalated) == {f"user:{team[role].pk}" for role in ("sales", "finance", "admin")}
+    assert JobRun.objects.count() == 49
+
+
+@pytest.mark.django_db
+def test_a_missed_day_catches_up_with_the_reminder_it_missed(team):
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        order = make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+
+    scan_at(paris(2026, 12, 3, 7))  # J-13: the J-14 run (2 December) never happened
+
+    sent = ReminderDispatch.objects.filter(order=order).values_list("recipient", "offset")
+    assert sorted(sent) == sorted([(f"user:{team['sales'].pk}", "14"), (order.client.email, "14")])
+
+
+@pytest.mark.django_db
+def test_noon_boundary_on_the_deadline_day(team):
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        order = make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+    summary = reminders.ScanSummary(run_date="")
+
+    before = reminders.due_reminders(paris(2026, 12, 16, 11, 59, 59), summary)
+    after = reminders.due_reminders(paris(2026, 12, 16, 12, 0, 1), summary)
+
+    assert [(r.order, r.offset) for r in before] == [(order, "0")]
+    assert [(r.order, r.offset) for r in after] == [(order, "overdue")]
+
+
+@pytest.mark.django_db
+def test_the_staff_digest_groups_orders_with_amounts_and_links_and_the_client_gets_its_own_email(team):
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        first = make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+        make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+
+    summary = scan_at(paris(2026, 12, 9, 7))  # J-7
+
+    digest = OutboxEmail.objects.get(kind="staff_digest", to="vente@logimed.example")
+    assert "2 action(s)" in digest.subject
+    assert "Faire signer le bon de commande par le client" in digest.body_text
+    assert "1153,00 €" in digest.body_text  # 2 × (451.50 + 125.00) at stake
+    assert reverse("admin:orders_order_change", args=[first.pk]) in digest.body_html
+    client_emails = OutboxEmail.objects.filter(kind="client_reminder")
+    assert client_emails.count() == 2
+    assert "au plus tard le 16/12/2026 à 12:00" in client_emails.first().body_text
+    assert summary.reminders == 4
+
+
+@pytest.mark.django_db
+def test_two_scans_the_same_day_send_each_reminder_once(team):
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+
+    first = scan_at(paris(2026, 12, 9, 7))
+    second = scan_at(paris(2026, 12, 9, 7, 30))
+    with time_machine.travel(paris(2026, 12, 9, 8), tick=False):
+        reminders.outbox_send_due()
+        reminders.outbox_send_due()
+
+    assert not first.skipped and second.skipped
+    assert len(mail.outbox) == OutboxEmail.objects.count() == 2  # the salesperson's digest and the client
+
+
+class BrokenSMTP(BaseEmailBackend):
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("[Errno 111] Connection refused (smtp.example:587)")
+
+
+@pytest.mark.django_db
+def test_failed_sends_are_kept_and_retried_with_backoff_when_the_mail_server_is_back(team, settings):
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+    scan_at(paris(2026, 12, 9, 7))
+    settings.EMAIL_BACKEND = "tests.monitoring.test_reminders.BrokenSMTP"
+
+    with time_machine.travel(paris(2026, 12, 9, 7, 1), tick=False):
+        down = reminders.outbox_send_due()
+    failed = OutboxEmail.objects.filter(status="failed")
+    assert down == {"sent": 0, "failed": 2} and failed.count() == 2
+    assert "Connection refused" in failed.first().last_error
+    assert failed.first().next_attempt_at == paris(2026, 12, 9, 7, 3)  # 2 minutes after the first failure
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with time_machine.travel(paris(2026, 12, 9, 7, 2), tick=False):
+        too_early = reminders.outbox_send_due()
+    with time_machine.travel(paris(2026, 12, 9, 7, 4), tick=False):
+        back = reminders.outbox_send_due()
+
+    assert too_early == {"sent": 0, "failed": 0}
+    assert back == {"sent": 2, "failed": 0}
+    assert set(OutboxEmail.objects.values_list("status", "attempts")) == {("sent", 2)}
+
+
+@pytest.mark.django_db
+def test_nothing_is_lost_when_the_broker_is_down_during_the_scan(team, monkeypatch):
+    from monitoring import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.send_outbox, "delay", broker_down)
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+
+    with time_machine.travel(paris(2026, 12, 9, 7), tick=False):
+        reminders.deadlines_scan()
+
+    assert OutboxEmail.objects.filter(status="pending").count() == 2
+    with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
+        assert reminders.outbox_send_due() == {"sent": 2, "failed": 0}
+
+
+# --- Automatic consequences ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_pre_order_past_its_120_days_lapses_and_the_client_is_informed(team):
+    solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
+    with time_machine.travel(paris(2026, 8, 1, 9), tick=False):
+        order = make_order(solution=solution, issued_at=paris(2026, 7, 30))
+        services.perform(
+            "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 7, 31)} | SIGNATURE
+        )
+
+    scan_at(paris(2026, 11, 28, 7))  # 31/07 + 120 days = 28/11 12:00: not yet
+    summary = scan_at(paris(2026, 11, 29, 7))
+
+    order.refresh_from_db()
+    assert summary.lapsed == 1 and order.state == "lapsed"
+    assert order.pre_order_expiry_notified_at is not None
+    event = OrderEvent.objects.filter(order=order, action="lapse").get()
+    assert event.actor_label == "system"
+    notice = OutboxEmail.objects.get(kind="lapse_notice")
+    assert notice.to == order.client.email and "120 jours" in notice.body_text
+
+
+@pytest.mark.django_db
+def test_pre_order_clients_are_told_when_no_complete_dossier_was_filed_before_date_2(team):
+    solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
+    with time_machine.travel(paris(2026, 7, 10, 9), tick=False):
+        order = make_order(solution=solution, issued_at=paris(2026, 7, 8))
+        services.perform(
+            "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 7, 9)} | SIGNATURE
+        )
+
+    summary = scan_at(paris(2026, 7, 23, 7))
+    again = scan_at(paris(2026, 7, 24, 7))
+
+    order.refresh_from_db()
+    assert (summary.date_2_notices, again.date_2_notices) == (1, 0)
+    assert order.date_2_notice_sent_at is not None and order.state == "pre_order"
+    assert OutboxEmail.objects.filter(kind="date_2_notice").count() == 1
+
+
+@pytest.mark.django_db
+def test_at_date_5_an_unrealised_order_owes_its_advance_with_client_and_asp_notices(team):
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        order = advance(make_order(), "advance_paid")
+    date_5 = lgc_programme().date_5
+
+    summary = scan_at(date_5 + timedelta(hours=19))  # the next morning, 07:00
+
+    order.refresh_from_db()
+    assert summary.date_5_declared == 1 and order.state == "reimbursement_due"
+    assert OutboxEmail.objects.filter(kind="date_5_notice", to=order.client.email).exists()
+    draft = OutboxEmail.objects.get(kind="asp_notice_draft")
+    assert draft.to == "compta@logimed.example"
+    assert "180,60 €" in draft.body_text
+
+
+# --- Calendar -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_calendar_shows_overdue_first_then_the_next_90_days_with_amounts(client, team):
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        installed = advance(make_order(), "installed")  # Date 5 (13/07/2027): beyond 90 days
+        make_order(salesperson=team["sales"])
+        firm = advance(make_order(), "firm")
+
+    with time_machine.travel(paris(2026, 12, 1, 10), tick=False):
+        client.force_login(team["admin"])
+        before_date_4 = client.get(reverse("deadline_calendar")).content.decode()
+        only_advances = client.get(reverse("deadline_calendar"), {"echeance": "DATE_4_ADVANCE"}).content.decode()
+    with time_machine.travel(paris(2026, 12, 17, 10), tick=False):
+        client.force_login(team["admin"])
+        after_date_4 = client.get(reverse("deadline_calendar")).content.decode()
+
+    assert "16/12/2026 — 2 échéance(s) · 1153,00 € en jeu" in before_date_4
+    assert installed.number not in before_date_4
+    assert firm.number in only_advances and "Faire signer" not in only_advances
+    assert "En retard : 2 échéance(s) · 1153,00 € en jeu" in after_date_4
