@@ -82,6 +82,7 @@ def state_for(position: int, total_weight: int) -> tuple[str, dict[str, int]]:
 
 def seed(count: int, start: int) -> None:
     """Add ``count`` orders (and their clients) with bulk inserts: this measures reads, not the write rules."""
+    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from clients.models import Client
@@ -89,6 +90,7 @@ def seed(count: int, start: int) -> None:
     from orders.models import Order, Solution
 
     solution = Solution.objects.select_related("programme").get()
+    salespeople = list(get_user_model().objects.filter(groups__name="Commercial").values_list("pk", flat=True))
     issued = timezone.now() - timedelta(days=90)
     total_weight = sum(share for _state, share, _dates in STATES_WITH_DATES)
     batch = 5000
@@ -97,7 +99,14 @@ def seed(count: int, start: int) -> None:
         clients = []
         for index in range(offset, offset + size):
             payload = f"1{index:09d}"
-            clients.append(Client(kind="doctor", name=f"Dr Bench {index}", rpps=payload + luhn_check_digit(payload)))
+            clients.append(
+                Client(
+                    kind="doctor",
+                    name=f"Dr Bench {index}",
+                    rpps=payload + luhn_check_digit(payload),
+                    email=f"cabinet{index}@bench.example",
+                )
+            )
         clients = Client.objects.bulk_create(clients)
         orders = []
         for position, client in enumerate(clients, start=offset):
@@ -105,6 +114,7 @@ def seed(count: int, start: int) -> None:
             fields = {name: issued + timedelta(days=days) for name, days in dates.items()}
             orders.append(
                 Order(
+                    salesperson_id=salespeople[position % len(salespeople)],
                     number=f"BC-BENCH-{position:07d}",
                     programme=solution.programme,
                     client=client,
@@ -122,6 +132,7 @@ def seed(count: int, start: int) -> None:
 
 
 def measure(repeat: int) -> dict[str, float]:
+    from django.contrib.auth import get_user_model
     from django.db import connection, reset_queries
     from django.test import Client as HttpClient
     from django.test.utils import CaptureQueriesContext
@@ -131,7 +142,7 @@ def measure(repeat: int) -> dict[str, float]:
     from orders.models import Order
 
     browser = HttpClient()
-    browser.force_login(__import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model().objects.get())
+    browser.force_login(get_user_model().objects.get(username="bench"))
     timings = []
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as queries:
@@ -149,7 +160,19 @@ def measure(repeat: int) -> dict[str, float]:
         for order in orders:
             deadlines += len(rules.order_deadlines(order, now))
         deadline_seconds = time.perf_counter() - started
+    from django.db import transaction
+
+    from monitoring import reminders
+
+    with CaptureQueriesContext(connection) as scan_queries, transaction.atomic():
+        started = time.perf_counter()
+        summary = reminders.deadlines_scan(now=now)
+        scan_seconds = time.perf_counter() - started
+        transaction.set_rollback(True)  # the next size scans the same day again
     return {
+        "scan_s": scan_seconds,
+        "scan_queries": len(scan_queries),
+        "scan_reminders": summary.reminders,
         "list_ms": statistics.median(timings) * 1000,
         "list_queries": list_queries,
         "deadline_s": deadline_seconds,
@@ -195,6 +218,14 @@ def main() -> None:
 
         make_solution(provider=make_provider())
         get_user_model().objects.create_superuser("bench", password="bench-password-not-used")
+        from django.contrib.auth.models import Group
+
+        sales_group = Group.objects.get(name="Commercial")
+        for index in range(10):
+            user = get_user_model().objects.create_user(
+                f"vente{index}", email=f"vente{index}@bench.example", is_staff=True
+            )
+            user.groups.add(sales_group)
         print(
             f"{'orders':>8} | {'list (ms, median)':>17} | {'list queries':>12} | {'deadlines (s)':>13} | "
             f"{'µs / order':>10} | {'deadline queries':>16}"
@@ -207,7 +238,8 @@ def main() -> None:
             print(
                 f"{size:>8} | {figures['list_ms']:>17.1f} | {figures['list_queries']:>12} | "
                 f"{figures['deadline_s']:>13.3f} | {figures['deadline_s'] / size * 1e6:>10.1f} | "
-                f"{figures['deadline_queries']:>16}",
+                f"{figures['deadline_queries']:>16} | {figures['scan_s']:>14.2f} | {figures['scan_queries']:>12} | "
+                f"{figures['scan_reminders']:>9}",
                 flush=True,
             )
     finally:

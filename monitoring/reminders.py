@@ -254,35 +254,43 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
         )
         summary.emails += int(created)
         dispatch(fresh, f"user:{user.pk}", email, summary)
-    for address, reminder in per_client:
-        if reminder.key(address) in already:
-            continue
-        email, created = outbox_add(
-            key=f"client:{reminder.key(address)}",
-            kind="client_reminder",
-            to=address,
-            subject=f"Votre bon de commande Ségur {reminder.order.number} : à signer avant le "
-            f"{rules.format_deadline(reminder.deadline.due_at)[:10]}",
-            template="emails/client_reminder",
-            context={"order": reminder.order, "deadline": reminder.deadline},
+    fresh_clients = [(address, reminder) for address, reminder in per_client if reminder.key(address) not in already]
+    for start in range(0, len(fresh_clients), BATCH):
+        # One e-mail per client, written in batches: the number of queries grows with batches, not with orders.
+        batch = fresh_clients[start : start + BATCH]
+        emails = OutboxEmail.objects.bulk_create(
+            outbox_email(
+                key=f"client:{reminder.key(address)}",
+                kind="client_reminder",
+                to=address,
+                subject=f"Votre bon de commande Ségur {reminder.order.number} : à signer avant le "
+                f"{rules.format_deadline(reminder.deadline.due_at)[:10]}",
+                template="emails/client_reminder",
+                context={"order": reminder.order, "deadline": reminder.deadline},
+            )
+            for address, reminder in batch
         )
-        summary.emails += int(created)
-        dispatch([reminder], address, email, summary)
+        summary.emails += len(emails)
+        ReminderDispatch.objects.bulk_create(
+            dispatch_row(reminder, address, email) for (address, reminder), email in zip(batch, emails, strict=True)
+        )
+        summary.reminders += len(batch)
+
+
+def dispatch_row(item: DueReminder, recipient: str, email: OutboxEmail) -> ReminderDispatch:
+    return ReminderDispatch(
+        key=item.key(recipient),
+        order=item.order,
+        deadline_code=item.deadline.code,
+        due_at=item.deadline.due_at,
+        offset=item.offset,
+        recipient=recipient,
+        email=email,
+    )
 
 
 def dispatch(items: list[DueReminder], recipient: str, email: OutboxEmail, summary: ScanSummary) -> None:
-    ReminderDispatch.objects.bulk_create(
-        ReminderDispatch(
-            key=item.key(recipient),
-            order=item.order,
-            deadline_code=item.deadline.code,
-            due_at=item.deadline.due_at,
-            offset=item.offset,
-            recipient=recipient,
-            email=email,
-        )
-        for item in items
-    )
+    ReminderDispatch.objects.bulk_create((dispatch_row(item, recipient, email) for item in items), batch_size=BATCH)
     summary.reminders += len(items)
 
 
@@ -355,16 +363,23 @@ def outbox_add(
     *, key: str, kind: str, to: str, subject: str, template: str, context: dict[str, Any]
 ) -> tuple[OutboxEmail, bool]:
     """Write an e-mail to the outbox once per key (French text and HTML from ``templates/<template>.{txt,html}``)."""
-    context = {**context, "site_url": settings.SITE_URL}
+    email = outbox_email(key=key, kind=kind, to=to, subject=subject, template=template, context=context)
     return OutboxEmail.objects.get_or_create(
+        key=email.key,
+        defaults={field: getattr(email, field) for field in ("kind", "to", "subject", "body_text", "body_html")},
+    )
+
+
+def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, context: dict[str, Any]) -> OutboxEmail:
+    """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``."""
+    context = {**context, "site_url": settings.SITE_URL}
+    return OutboxEmail(
         key=key[:200],
-        defaults={
-            "kind": kind,
-            "to": to,
-            "subject": subject[:255],
-            "body_text": render_to_string(f"{template}.txt", context),
-            "body_html": render_to_string(f"{template}.html", context),
-        },
+        kind=kind,
+        to=to,
+        subject=subject[:255],
+        body_text=render_to_string(f"{template}.txt", context),
+        body_html=render_to_string(f"{template}.html", context),
     )
 
 
