@@ -107,7 +107,7 @@ def test_the_staff_digest_groups_orders_with_amounts_and_links_and_the_client_ge
     digest = OutboxEmail.objects.get(kind="staff_digest", to="vente@logimed.example")
     assert "2 action(s)" in digest.subject
     assert "Faire signer le bon de commande par le client" in digest.body_text
-    assert "1153,00 €" in digest.body_text  # 2 × (451.50 + 125.00) at stake
+    assert "1\u00a0153,00 €" in digest.body_text  # 2 × (451.50 + 125.00) at stake
     assert reverse("admin:orders_order_change", args=[first.pk]) in digest.body_html
     client_emails = OutboxEmail.objects.filter(kind="client_reminder")
     assert client_emails.count() == 2
@@ -255,7 +255,7 @@ def test_the_calendar_shows_overdue_first_then_the_next_90_days_with_amounts(cli
         client.force_login(team["admin"])
         after_date_4 = client.get(reverse("deadline_calendar")).content.decode()
 
-    assert "16/12/2026 — 2 échéance(s) · 1153,00 € en jeu" in before_date_4
+    assert "16/12/2026 — 2 échéance(s) · 1\u00a0153,00 € en jeu" in before_date_4
     assert installed.number not in before_date_4
     assert firm.number in only_advances and "Faire signer" not in only_advances
-    assert "En retard : 2 échéance(s) · 1153,00 € en jeu" in after_date_4
+    assert "En retard : 2 échéance(s) · 1\u00a0153,00 € en jeu" in after_date_4
