@@ -13,7 +13,7 @@ from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,9 +22,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
-from orders import rules, selectors, services
+from orders import documents, rules, selectors, services
 from orders.exceptions import BusinessRuleError
 from orders.models import (
+    Document,
+    DocumentKind,
     Order,
     OrderEvent,
     OrderState,
@@ -464,6 +466,8 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             "checklist": checklist,
             "can_edit_checklist": request.user.has_perm("orders.record_installation") and order.state == "advance_paid",
             "can_edit_terms": order.state == "draft" and request.user.has_perm("orders.change_order"),
+            "documents": order.documents.order_by("kind", "-version"),
+            "can_generate": request.user.has_perm("orders.change_order"),
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
@@ -477,6 +481,8 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             path("<int:order_id>/action/<str:action_name>/", view(self.action_view), name="orders_order_action"),
             path("<int:order_id>/checklist/", view(self.checklist_view), name="orders_order_checklist"),
             path("<int:order_id>/terms/", view(self.terms_view), name="orders_order_terms"),
+            path("<int:order_id>/documents/generer/", view(self.generate_document_view), name="orders_order_generate"),
+            path("documents/<int:document_id>/", view(self.download_view), name="orders_document_download"),
             *super().get_urls(),
         ]
 
@@ -534,6 +540,31 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
         services.order_update_checklist(order_id=order.pk, done=done, acting_user=request.user)
         messages.success(request, "Liste de déploiement enregistrée.")
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def generate_document_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
+        order = self._order_or_403(request, order_id)
+        if request.method != "POST" or not self.has_change_permission(request, order):
+            raise PermissionDenied
+        try:
+            document = documents.document_generate(
+                order_id=order.pk, kind=DocumentKind.ORDER_FORM, acting_user=request.user
+            )
+        except BusinessRuleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{document.get_kind_display()} généré (version {document.version}).")
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def download_view(self, request: HttpRequest, document_id: int) -> HttpResponse:
+        """Documents are served only to staff who may view the order (never a public media URL)."""
+        document = get_object_or_404(Document.objects.select_related("order"), pk=document_id)
+        self._order_or_403(request, document.order_id)
+        return FileResponse(
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=f"{document.order.number}-{document.kind}-v{document.version}.pdf",
+            content_type="application/pdf",
+        )
 
     def terms_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
         order = self._order_or_403(request, order_id)

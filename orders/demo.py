@@ -236,6 +236,7 @@ class DemoBuilder:
                 salaried_doctor_count=self.random.randrange(1, 6) if kind == "cds" else 0,
                 cds_kind=("polyvalent" if index % 2 else "medical") if kind == "cds" else "",
                 email=f"direction{index}@structure.example",
+                address=f"{self.random.randrange(1, 60)} rue de la Santé",
                 city=city,
                 postal_code=postal_code,
                 siren="",

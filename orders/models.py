@@ -518,3 +518,37 @@ class OrderEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Un événement du journal ne se supprime jamais (SPEC §7).")
+
+
+class DocumentKind(models.TextChoices):
+    ORDER_FORM = "order_form", _("Bon de commande")
+
+
+class Document(models.Model):
+    """A generated document: immutable; regenerating creates a new version (issue 4, AF §4.3)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("type"), max_length=32, choices=DocumentKind.choices)
+    version = models.PositiveIntegerField(_("version"))
+    file = models.FileField(_("fichier"), upload_to="documents/%Y/%m/")
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    snapshot = models.JSONField(_("données utilisées"), default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    created_at = models.DateTimeField(_("généré le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["order", "kind", "-version"]
+        constraints = [models.UniqueConstraint(fields=["order", "kind", "version"], name="document_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.order_id} v{self.version}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Un document généré ne se modifie jamais : générez une nouvelle version.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Un document généré ne se supprime jamais.")

@@ -1,0 +1,188 @@
+"""PDF documents of an order, rendered with WeasyPrint from HTML templates (issue 4; content rules AF §4.3).
+
+One ``FontConfiguration`` per worker process, no network fetch while rendering (local files only). A document is
+stored with its SHA-256, the data it was built from and who asked; it is never edited: regenerating adds a version.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from orders import rules
+from orders.exceptions import BusinessRuleError, RuleViolation
+from orders.models import Document, DocumentKind, Order
+
+logger = logging.getLogger(__name__)
+
+STATE_FUNDING_MENTION = "Montants de la Prestation Ségur pris en charge par l'Etat au titre du Ségur de la santé"
+CONDITIONAL_MENTION = (
+    "Bon de commande conditionné à l'obtention par le logiciel du référencement ANS. L'affermissement de cette "
+    "commande est conditionné au dépôt d'un dossier de référencement complet, contenant l'ensemble des preuves "
+    "attendues, sous 120 jours sur le site de l'ANS et à l'obtention subséquente du référencement"
+)
+VAT_RATES = {"vat_20": Decimal("0.20"), "vat_8_5": Decimal("0.085"), "ht": Decimal("0")}
+CENT = Decimal("0.01")
+STATIC_ROOT = Path(settings.BASE_DIR) / "static"
+
+_font_config: Any = None
+
+
+def font_configuration() -> Any:
+    """One FontConfiguration per worker: building it scans the system fonts."""
+    global _font_config
+    if _font_config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _font_config = FontConfiguration()
+    return _font_config
+
+
+_fetcher: Any = None
+
+
+def local_files_fetcher() -> Any:
+    """Rendering never reaches the network: only ``file://`` URLs under ``static/`` (one fetcher per worker)."""
+    global _fetcher
+    if _fetcher is None:
+        from weasyprint.urls import URLFetcher
+
+        class LocalStaticFetcher(URLFetcher):  # type: ignore[misc]
+            def fetch(self, url: str, headers: Any = None) -> Any:
+                path = Path(url.removeprefix("file://").split("?")[0]).resolve()
+                if not url.startswith("file://") or STATIC_ROOT.resolve() not in path.parents:
+                    raise ValueError(f"Ressource refusée pendant le rendu (hors de static/) : {url}")
+                return super().fetch(url, headers)
+
+        _fetcher = LocalStaticFetcher(allowed_protocols=["file"], fail_on_errors=True)
+    return _fetcher
+
+
+def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    document = HTML(string=html, base_url=STATIC_ROOT.as_uri() + "/", url_fetcher=local_files_fetcher())
+    return document.write_pdf(font_config=font_configuration())
+
+
+@dataclass(frozen=True)
+class AmountLine:
+    label: str
+    ttc: Decimal
+    ht: Decimal
+    vat: Decimal
+
+
+def amount_line(label: str, amount: Decimal, vat_regime: str) -> AmountLine:
+    """The stored amount is the one of the regime's column (AF §5.2): TTC, or HT for a provider not liable."""
+    rate = VAT_RATES[vat_regime]
+    ht = (amount / (1 + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return AmountLine(label, amount, ht, amount - ht)
+
+
+def order_form_missing(order: Order) -> list[str]:
+    """What the order form needs and the records lack (AF §4.3)."""
+    provider, client, solution = order.solution.provider, order.client, order.solution
+    missing = []
+    for label, value in (
+        ("raison sociale du fournisseur", provider.name),
+        ("SIREN du fournisseur", provider.siren),
+        ("adresse du fournisseur", provider.address and provider.city),
+        ("nom du client", client.name),
+        ("adresse du client", client.address and client.city),
+        ("version du logiciel", solution.version),
+    ):
+        if not value:
+            missing.append(label)
+    if solution.referenced_at and not solution.ans_reference_number:
+        missing.append("numéro de référencement ANS de la solution")
+    if client.is_structure and not client.tranche:
+        missing.append("tranche de la structure (Base de référence)")
+    return missing
+
+
+def order_form_context(order: Order) -> dict[str, Any]:
+    provider, client, solution = order.solution.provider, order.client, order.solution
+    signed_or_issued = order.signed_at or order.issued_at
+    principal = amount_line(str(order.get_prestation_display()), order.principal_amount, order.vat_regime)
+    secondary = amount_line("Prestation secondaire", order.secondary_amount, order.vat_regime)
+    return {
+        "order": order,
+        "provider": provider,
+        "client": client,
+        "solution": solution,
+        "lines": [principal, secondary],
+        "total": AmountLine(
+            "Total", principal.ttc + secondary.ttc, principal.ht + secondary.ht, principal.vat + secondary.vat
+        ),
+        "vat_rate_label": {"vat_20": "20 %", "vat_8_5": "8,5 %", "ht": "non applicable (fournisseur non assujetti)"}[
+            order.vat_regime
+        ],
+        "ceiling_basis": f"{client.get_kind_display()}" + (f", tranche {client.tranche}" if client.tranche else ""),
+        "conditional": not rules.is_referenced_at(solution, signed_or_issued),
+        "state_funding_mention": STATE_FUNDING_MENTION,
+        "conditional_mention": CONDITIONAL_MENTION,
+        "generated_at": timezone.now(),
+    }
+
+
+def snapshot_of(context: dict[str, Any]) -> dict[str, Any]:
+    order = context["order"]
+    return {
+        "number": order.number,
+        "client": {"name": context["client"].name, "identifier": context["client"].identifier},
+        "solution": f"{context['solution'].name} {context['solution'].version}",
+        "ans_reference_number": context["solution"].ans_reference_number,
+        "prestation": order.prestation,
+        "vat_regime": order.vat_regime,
+        "lines": [
+            {"label": line.label, "ttc": str(line.ttc), "ht": str(line.ht), "vat": str(line.vat)}
+            for line in context["lines"]
+        ],
+        "conditional": context["conditional"],
+        "state": order.state,
+    }
+
+
+TEMPLATES = {DocumentKind.ORDER_FORM: "documents/order_form.html"}
+
+
+def document_generate(*, order_id: int, kind: str, acting_user: Any) -> Document:
+    """Render and store a new version of a document, or refuse with the list of missing data (nothing stored)."""
+    order = Order.objects.select_related("client", "solution__provider", "programme").get(pk=order_id)
+    missing = order_form_missing(order)
+    if missing:
+        raise BusinessRuleError(
+            [
+                RuleViolation(
+                    "DOCUMENT_DATA_MISSING",
+                    "Document impossible à générer, il manque : " + ", ".join(missing) + " (AF §4.3).",
+                    "AF §4.3",
+                    details={"missing": missing},
+                )
+            ]
+        )
+    context = order_form_context(order)
+    pdf = render_pdf(render_to_string(TEMPLATES[DocumentKind(kind)], context))
+    digest = hashlib.sha256(pdf).hexdigest()
+    with transaction.atomic():
+        # Lock the order so two generations at once get versions n and n+1, never the same number.
+        Order.objects.select_for_update().filter(pk=order.pk).first()
+        version = (Document.objects.filter(order=order, kind=kind).aggregate(last=Max("version"))["last"] or 0) + 1
+        user = acting_user if getattr(acting_user, "is_authenticated", False) else None
+        document = Document(
+            order=order, kind=kind, version=version, sha256=digest, snapshot=snapshot_of(context), created_by=user
+        )
+        document.file.save(f"{order.number}-{kind}-v{version}.pdf", ContentFile(pdf), save=False)
+        document.save()
+    logger.info("document %s v%s generated for %s (%s bytes)", kind, version, order.number, len(pdf))
+    return document

@@ -1,0 +1,114 @@
+"""The order form PDF (AF §4.3): mandatory mentions, immutability and versions, refusal when data are missing."""
+
+import io
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from orders import services
+from orders.documents import CONDITIONAL_MENTION, STATE_FUNDING_MENTION, document_generate
+from orders.exceptions import BusinessRuleError
+from orders.models import Document
+from orders.roles import SALES_GROUP
+from tests.factories import advance, make_doctor, make_order, make_solution, make_structure, make_user, paris
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf_text(document: Document) -> str:
+    from pypdf import PdfReader
+
+    with document.file.open("rb") as handle:
+        reader = PdfReader(io.BytesIO(handle.read()))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def generate(order) -> Document:
+    return document_generate(order_id=order.pk, kind="order_form", acting_user=None)
+
+
+def test_the_order_form_of_a_structure_carries_every_mandatory_mention():
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        structure = make_structure(kind="msp", tranche="C", address="4 rue Haute", city="Brest", postal_code="29200")
+        order = advance(make_order(client=structure, prestation="principal_v1v2"), "firm")
+
+        text = pdf_text(generate(order))
+
+    assert order.number in text
+    assert structure.name in text and structure.finess in text
+    assert "version 12" in text and "LGC-VA2-0042" in text
+    assert "MSP, tranche C" in text
+    assert "Prestation principale Vague 1 + Vague 2" in text and "Prestation secondaire" in text
+    assert "9 868,50 €" in text.replace("\u202f", " ").replace("\xa0", " ")  # TTC, published ceiling
+    assert "8 223,75 €" in text.replace("\u202f", " ").replace("\xa0", " ")  # HT, published HT column
+    assert "TVA (20 %)" in text
+    assert flat(STATE_FUNDING_MENTION) in text
+    assert "certificat logiciel de type organisation" in text
+    assert flat(CONDITIONAL_MENTION) not in text  # signed after referencing
+
+
+def test_a_pre_order_form_carries_the_conditional_mention_and_a_doctor_no_structure_commitment():
+    solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None, ans_reference_number="")
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        order = make_order(solution=solution, client=make_doctor())
+        order = services.perform(
+            "sign",
+            order_id=order.pk,
+            acting_user=None,
+            params={"signed_at": paris(2026, 11, 20), "signature_method": "eidas_simple", "signatory_name": "Dr M"},
+        )
+
+        text = pdf_text(generate(order))
+
+    assert flat(CONDITIONAL_MENTION) in text
+    assert "Référencement ANS en cours" in text
+    assert "certificat logiciel de type organisation" not in text
+    assert "Signature électronique eIDAS simple" in text
+
+
+def test_regenerating_adds_a_version_and_never_touches_the_first():
+    order = make_order()
+    first = generate(order)
+    first_bytes, first_hash = first.file.open("rb").read(), first.sha256
+
+    second = generate(order)
+
+    first.refresh_from_db()
+    assert (first.version, second.version) == (1, 2)
+    assert first.sha256 == first_hash and first.file.open("rb").read() == first_bytes
+    assert first.snapshot["number"] == order.number
+    with pytest.raises(ValueError, match="ne se modifie jamais"):
+        first.save()
+    with pytest.raises(ValueError, match="ne se supprime jamais"):
+        first.delete()
+
+
+def test_missing_data_refuses_with_the_list_and_stores_nothing():
+    order = make_order(client=make_doctor(address="", city=""))
+
+    with pytest.raises(BusinessRuleError) as error:
+        generate(order)
+
+    assert error.value.codes == ["DOCUMENT_DATA_MISSING"]
+    assert "adresse du client" in error.value.message
+    assert not Document.objects.exists()
+
+
+def test_download_needs_the_right_to_view_the_order(client):
+    order = make_order()
+    document = generate(order)
+    url = reverse("admin:orders_document_download", args=[document.pk])
+
+    client.force_login(make_user("intrus"))  # staff, but no role
+    forbidden = client.get(url)
+    client.force_login(make_user("vente", SALES_GROUP))
+    allowed = client.get(url)
+
+    assert forbidden.status_code == 403
+    assert allowed.status_code == 200
+    assert b"".join(allowed.streaming_content).startswith(b"%PDF")
