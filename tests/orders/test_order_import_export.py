@@ -157,3 +157,33 @@ def test_export_as_xlsx_from_the_admin(client):
     values = [[cell.value for cell in row] for row in workbook.active.iter_rows()]
     assert values[0][0] == "numero"
     assert values[1][0] == order.number
+
+
+@pytest.mark.django_db
+def test_the_admin_import_and_export_pages_open(client):
+    client.force_login(make_user("root", is_superuser=True))
+
+    assert client.get(reverse("admin:orders_order_import")).status_code == 200
+    assert client.get(reverse("admin:orders_order_export")).status_code == 200
+    assert client.get(reverse("admin:clients_client_import")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_importing_orders_through_the_admin_previews_then_creates_them(client):
+    import io
+
+    client.force_login(make_user("root", is_superuser=True))
+    solution = make_solution()
+    doctor = make_doctor()
+    csv = "\n".join([",".join(HEADERS), f"{doctor.rpps},{solution.name} {solution.version},V2,20,,,,"]) + "\n"
+    upload = io.BytesIO(csv.encode())
+    upload.name = "commandes.csv"
+
+    preview = client.post(reverse("admin:orders_order_import"), {"import_file": upload, "format": "0", "resource": "0"})
+    assert preview.status_code == 200
+    assert Order.objects.count() == 0
+    confirm = preview.context["confirm_form"]
+    done = client.post(reverse("admin:orders_order_process_import"), {**confirm.initial, "resource": "0"})
+
+    assert done.status_code == 302, done.content.decode()[:1000]
+    assert Order.objects.get().client == doctor
