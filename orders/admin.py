@@ -22,11 +22,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
-from orders import documents, rules, selectors, services
+from orders import documents, invoices, rules, selectors, services
 from orders.exceptions import BusinessRuleError
 from orders.models import (
     Document,
     DocumentKind,
+    Invoice,
     Order,
     OrderEvent,
     OrderState,
@@ -467,6 +468,8 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             "can_edit_checklist": request.user.has_perm("orders.record_installation") and order.state == "advance_paid",
             "can_edit_terms": order.state == "draft" and request.user.has_perm("orders.change_order"),
             "documents": order.documents.order_by("kind", "-version"),
+            "invoices": order.invoices.select_related("credited_invoice").order_by("issued_at", "pk"),
+            "can_invoice": request.user.has_perm("orders.file_balance"),
             "can_generate": request.user.has_perm("orders.change_order"),
             "show_save": False,
             "show_save_and_continue": False,
@@ -483,6 +486,8 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             path("<int:order_id>/terms/", view(self.terms_view), name="orders_order_terms"),
             path("<int:order_id>/documents/generer/", view(self.generate_document_view), name="orders_order_generate"),
             path("documents/<int:document_id>/", view(self.download_view), name="orders_document_download"),
+            path("<int:order_id>/factures/<str:kind>/", view(self.issue_invoice_view), name="orders_order_invoice"),
+            path("factures/<int:invoice_id>/avoir/", view(self.credit_invoice_view), name="orders_invoice_credit"),
             *super().get_urls(),
         ]
 
@@ -554,6 +559,36 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
         else:
             messages.success(request, f"{document.get_kind_display()} généré (version {document.version}).")
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def issue_invoice_view(self, request: HttpRequest, order_id: int, kind: str) -> HttpResponse:
+        order = self._order_or_403(request, order_id)
+        if request.method != "POST" or kind not in {"principal", "secondary"}:
+            raise PermissionDenied
+        if not request.user.has_perm("orders.file_balance"):
+            messages.error(request, "Votre rôle ne permet pas d'émettre une facture.")
+        else:
+            try:
+                invoice = invoices.invoice_issue(order_id=order.pk, kind=kind, acting_user=request.user)
+            except BusinessRuleError as error:
+                messages.error(request, f"Refusé, rien n'a été émis : {error.message}")
+            else:
+                messages.success(request, f"Facture {invoice.number} émise ({euros(invoice.total_ttc)} TTC).")
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def credit_invoice_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
+        invoice = get_object_or_404(Invoice, pk=invoice_id)
+        self._order_or_403(request, invoice.order_id)
+        if request.method != "POST" or not request.user.has_perm("orders.file_balance"):
+            raise PermissionDenied
+        try:
+            credit = invoices.invoice_credit(
+                invoice_id=invoice.pk, reason=request.POST.get("reason", ""), acting_user=request.user
+            )
+        except BusinessRuleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Avoir {credit.number} émis : la facture {invoice.number} est annulée.")
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[invoice.order_id]))
 
     def download_view(self, request: HttpRequest, document_id: int) -> HttpResponse:
         """Documents are served only to staff who may view the order (never a public media URL)."""

@@ -20,7 +20,7 @@ from clients import services as client_services
 from clients.models import Client, ContactPerson
 from clients.rules import luhn_check_digit
 from monitoring.services import MonthReport, monitoring_record_months
-from orders import rules, services
+from orders import invoices, rules, services
 from orders.models import Order, Programme, Provider, Solution, SolutionVersion
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
 
@@ -150,8 +150,8 @@ class DemoBuilder:
             email="segur@logimed.example",
             vat_regime="vat_20",
             psc_habilitation_on=date(2025, 6, 2),
-            asp_enrolment_requested_on=date(2025, 12, 2),
-            asp_enrolment_validated_on=date(2025, 12, 9),
+            asp_enrolment_requested_on=date(2025, 11, 20),
+            asp_enrolment_validated_on=date(2025, 12, 1),
             hds_sworn_statement_on=date(2025, 12, 2),
             preserie_validated_on=date(2026, 1, 20),
             satisfaction_commitment=True,
@@ -206,6 +206,7 @@ class DemoBuilder:
                     city=city,
                     postal_code=postal_code,
                     address=f"{self.random.randrange(1, 90)} avenue de la République",
+                    siren=f"{self.random.randrange(300_000_000, 999_999_999)}",
                     wave1_benefited=index % 3 == 0,
                     wave1_self_funded=index % 7 == 0,
                 )
@@ -236,10 +237,10 @@ class DemoBuilder:
                 salaried_doctor_count=self.random.randrange(1, 6) if kind == "cds" else 0,
                 cds_kind=("polyvalent" if index % 2 else "medical") if kind == "cds" else "",
                 email=f"direction{index}@structure.example",
+                siren=f"{self.random.randrange(300_000_000, 999_999_999)}",
                 address=f"{self.random.randrange(1, 60)} rue de la Santé",
                 city=city,
                 postal_code=postal_code,
-                siren="",
             )
             ContactPerson.objects.create(
                 client=client,
@@ -283,6 +284,7 @@ class DemoBuilder:
     def walk(self, order: Order, target: str, start: datetime, users: dict[str, Any]) -> Order:
         """Take a firm-path order from draft to ``target``, each step a few days after the previous one."""
         sales, deployment, finance = users["c.durand"], users["m.bernard"], users["s.moreau"]
+        finance_user = finance
         at = start
         path = [
             (
@@ -318,6 +320,8 @@ class DemoBuilder:
                 break
             if action == "sign_pilot_pv" and not order.is_pilot:
                 continue
+            if action == "file_balance":
+                invoices.invoice_issue(order_id=order.pk, kind="principal", acting_user=finance_user, now=at)
             if action == "record_installation":
                 services.order_update_checklist(
                     order_id=order.pk,
@@ -383,6 +387,7 @@ class DemoBuilder:
             journal = monitoring_record_months(order=order, reports=reports)
             assert not journal.rejected, journal.rejected
             received = paris(2026, 9, 8 + index)
+            invoices.invoice_issue(order_id=order.pk, kind="secondary", acting_user=finance, now=received)
             order = self.act("file_secondary", order, received, finance, received_at=received)
             if index < PLAN["secondary_paid"]:
                 order = self.act(

@@ -522,12 +522,75 @@ class OrderEvent(models.Model):
 
 class DocumentKind(models.TextChoices):
     ORDER_FORM = "order_form", _("Bon de commande")
+    INVOICE = "invoice", _("Facture")
+
+
+class InvoiceKind(models.TextChoices):
+    PRINCIPAL = "principal", _("Facture de la Prestation principale")
+    SECONDARY = "secondary", _("Facture de la Prestation secondaire")
+    CREDIT_NOTE = "credit_note", _("Avoir")
+
+
+class InvoiceSeries(models.Model):
+    """A chronological, continuous numbering series (one per invoice kind, with its prefix)."""
+
+    kind = models.CharField(_("type"), max_length=16, choices=InvoiceKind.choices, unique=True)
+    prefix = models.CharField(_("préfixe"), max_length=8, unique=True)
+    last_number = models.PositiveIntegerField(_("dernier numéro attribué"), default=0)
+
+    class Meta:
+        verbose_name = _("série de factures")
+        verbose_name_plural = _("séries de factures")
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.last_number})"
+
+
+class Invoice(models.Model):
+    """An issued invoice or credit note: never edited (a correction is a credit note referencing it)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(_("type"), max_length=16, choices=InvoiceKind.choices)
+    number = models.CharField(_("numéro"), max_length=32, unique=True)
+    sequence = models.PositiveIntegerField(_("rang dans la série"))
+    issued_at = models.DateTimeField(_("émise le"))
+    due_on = models.DateField(_("échéance de paiement"))
+    lines = models.JSONField(_("lignes"))
+    total_ht = models.DecimalField(_("total HT"), max_digits=10, decimal_places=2)
+    total_vat = models.DecimalField(_("total TVA"), max_digits=10, decimal_places=2)
+    total_ttc = models.DecimalField(_("total TTC"), max_digits=10, decimal_places=2)
+    credited_invoice = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note"
+    )
+    reason = models.TextField(_("motif (avoir)"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("facture")
+        verbose_name_plural = _("factures")
+        ordering = ["kind", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "sequence"], name="invoice_sequence_unique"),
+            models.CheckConstraint(condition=~Q(total_ttc=0), name="invoice_never_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Une facture émise ne se modifie jamais : émettez un avoir (CGI art. 289).")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Une facture émise ne se supprime jamais : émettez un avoir.")
 
 
 class Document(models.Model):
     """A generated document: immutable; regenerating creates a new version (issue 4, AF §4.3)."""
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="documents")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="documents")
     kind = models.CharField(_("type"), max_length=32, choices=DocumentKind.choices)
     version = models.PositiveIntegerField(_("version"))
     file = models.FileField(_("fichier"), upload_to="documents/%Y/%m/")

@@ -501,8 +501,22 @@ def _attest_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
     order.completion_attested_at = _when(params, "sent_at", now)
 
 
+def _invoice_violation(order: Order, kind: str, reference: str) -> list[RuleViolation]:
+    """The ASP request carries a copy of the invoice issued to the client (AF §6.4, §6.5)."""
+    if order.invoices.filter(kind=kind, credit_note__isnull=True).exists():
+        return []
+    label = "de la Prestation principale" if kind == "principal" else "de la Prestation secondaire"
+    return [
+        RuleViolation(
+            "INVOICE_MISSING",
+            f"Émettez d'abord la facture {label} au nom du client : sa copie accompagne la demande ({reference}).",
+            reference,
+        )
+    ]
+
+
 def _balance_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
-    return rules.balance_violations(
+    return _invoice_violation(order, "principal", "AF §6.4") + rules.balance_violations(
         order=order,
         programme=order.programme,
         solution=order.solution,
@@ -547,7 +561,7 @@ def perf_window_for(order: Order) -> rules.PerfWindow | None:
 
 
 def _secondary_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
-    return rules.secondary_violations(
+    return _invoice_violation(order, "secondary", "AF §6.5") + rules.secondary_violations(
         order=order,
         programme=order.programme,
         window=perf_window_for(order),

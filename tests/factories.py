@@ -83,6 +83,7 @@ def make_doctor(**overrides: Any) -> Client:
         "rpps": valid_rpps(),
         "specialty": "Médecine générale",
         "treating_patient_count": 800,
+        "siren": "512345678",
         "email": "cabinet@example.org",
         "address": "3 place du Marché",
         "postal_code": "69002",
@@ -108,6 +109,10 @@ def make_structure(*, kind: str = "msp", tranche: str = "B", staff_count: int = 
         "salaried_doctor_count": 2 if kind == "cds" else 0,
         "cds_kind": "polyvalent" if kind == "cds" else "",
         "email": "contact@example.org",
+        "siren": "498765432",
+        "address": "1 place de la Mairie",
+        "postal_code": "35000",
+        "city": "Rennes",
     }
     fields.update(overrides)
     return client_services.client_create(**fields)
@@ -154,6 +159,10 @@ def advance(order: Order, to_state: str, *, now: datetime | None = None) -> Orde
     for state, action, params in steps:
         if order.state == to_state:
             break
+        if action == "file_balance":
+            from orders.invoices import invoice_issue
+
+            invoice_issue(order_id=order.pk, kind="principal", acting_user=None, now=params["received_at"])
         if action == "record_installation":
             services.order_update_checklist(
                 order_id=order.pk,

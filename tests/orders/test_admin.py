@@ -261,13 +261,15 @@ def test_a_staff_user_takes_an_order_from_draft_to_balance_paid_in_the_admin_alo
     )
     act("record_installation", installed_at_0="12/11/2026", installed_at_1="10:00")
     act("sign_va", signed_at_0="13/11/2026", signed_at_1="10:00")
+    issued = admin_client.post(reverse("admin:orders_order_invoice", args=[order.pk, "principal"]), follow=True)
+    assert "Facture FP-" in issued.content.decode()
     act("file_balance", received_at_0="16/11/2026", received_at_1="10:00", asp_reference="ASP-2")
     act("record_balance_paid", paid_at_0="20/11/2026", paid_at_1="10:00")
 
     order.refresh_from_db()
     assert order.state == "balance_paid"
     assert order.advance_amount + order.balance_amount == order.principal_amount
-    assert OrderEvent.objects.filter(order=order, accepted=True).count() == 9  # create, checklist, 7 transitions
+    assert OrderEvent.objects.filter(order=order, accepted=True).count() == 10  # create, checklist, invoice, 7 steps
 
 
 def test_the_solution_admin_refuses_an_obsolete_declaration_breaking_af_4_3(admin_client):

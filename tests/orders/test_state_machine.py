@@ -37,6 +37,12 @@ def frozen_today():
         yield
 
 
+def invoice(order, kind="principal"):
+    from orders.invoices import invoice_issue
+
+    return invoice_issue(order_id=order.pk, kind=kind, acting_user=None)
+
+
 def refused(action, order, *, params=None, user=None, now=None):
     """Run an action expected to be refused; return the rule codes and check nothing changed but the log."""
     before = Order.objects.values().get(pk=order.pk)
@@ -435,6 +441,7 @@ def test_pilot_order_needs_its_pv_before_the_va_and_the_pilot_holds_five():
 def test_balance_request_without_pilot_validation_or_preserie_is_refused(solution_fields, provider_fields, code):
     solution = make_solution(provider=make_provider(**provider_fields), **solution_fields)
     order = advance(make_order(solution=solution), "va_signed")
+    invoice(order)
 
     codes, message = refused("file_balance", order, params={"received_at": TODAY})
 
@@ -444,6 +451,7 @@ def test_balance_request_without_pilot_validation_or_preserie_is_refused(solutio
 
 def test_balance_request_after_date_6_is_refused():
     order = advance(make_order(), "va_signed")
+    invoice(order)
     date_6 = lgc_programme().date_6
 
     codes, message = refused(
@@ -483,6 +491,8 @@ def test_secondary_request_at_the_reached_perf_then_paid():
     start = rules.secondary_start(order)
     add_monitoring(order, start, 6, 20, 9)  # 120 documents, 54 sent = 45 % → PERF 0.5
     later = paris(2027, 6, 15)
+    secondary_invoice = invoice(order, "secondary")
+    assert secondary_invoice.total_ttc == Decimal("62.50")
 
     order = services.perform(
         "file_secondary", order_id=order.pk, acting_user=None, params={"received_at": later}, now=later
@@ -500,13 +510,17 @@ def test_secondary_request_without_significant_perf_is_refused():
 
     codes, _ = refused("file_secondary", order, params={"received_at": later}, now=later)
 
-    assert codes == ["PERF_NOT_REACHED"]
+    assert codes == ["INVOICE_MISSING", "PERF_NOT_REACHED"]
+    with pytest.raises(BusinessRuleError) as error:
+        invoice(order, "secondary")  # never an invoice at zero (AF §4.5)
+    assert error.value.codes == ["INVOICE_SECONDARY_NOT_DUE"]
 
 
 def test_secondary_request_after_20_months_is_refused():
     order = advance(make_order(), "balance_paid")
     start = rules.secondary_start(order)
     add_monitoring(order, start, 6, 20, 15)
+    invoice(order, "secondary")
     too_late = rules.noon_paris(rules.add_months(start, 20)) + timedelta(seconds=1)
 
     codes, _ = refused("file_secondary", order, params={"received_at": too_late}, now=too_late)
@@ -668,3 +682,12 @@ def test_an_obsolete_declaration_breaking_af_4_3_is_refused_and_nothing_saved():
 
     assert error.value.codes == ["OBSOLETE_NOT_ANNOUNCED_BEFORE_DATE_0", "OBSOLETE_MOST_RECENT_AT_DATE_0"]
     assert not SolutionVersion.objects.get(label="10").declared_obsolete
+
+
+def test_balance_request_without_the_principal_invoice_is_refused():
+    order = advance(make_order(), "va_signed")
+
+    codes, message = refused("file_balance", order, params={"received_at": TODAY})
+
+    assert codes == ["INVOICE_MISSING"]
+    assert "AF §6.4" in message

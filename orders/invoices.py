@@ -1,0 +1,220 @@
+"""Invoices and credit notes (AF §4.4, §4.5; CGI ann. II art. 242 nonies A; Code de commerce L441-9).
+
+The number is taken from the kind's series in the same transaction that creates the invoice, under a row lock, so
+the series is continuous and never reuses a number — even if the PDF rendering fails afterwards (it can be rendered
+again). An issued invoice never changes: a correction is a credit note that references it.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from orders import documents, rules, services
+from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
+from orders.models import Document, DocumentKind, Invoice, InvoiceKind, InvoiceSeries, Order
+
+logger = logging.getLogger(__name__)
+
+PAYMENT_DAYS = 30
+LATE_PENALTY_MENTION = (
+    "En cas de retard de paiement, pénalités au taux d'intérêt appliqué par la Banque centrale européenne à son "
+    "opération de refinancement la plus récente majoré de 10 points, et indemnité forfaitaire pour frais de "
+    "recouvrement de 40 € (Code de commerce, art. L441-10 et D441-5). Pas d'escompte pour paiement anticipé."
+)
+
+
+def open_invoice(order: Order, kind: str) -> Invoice | None:
+    """The invoice of this kind not cancelled by a credit note, if any."""
+    return order.invoices.filter(kind=kind, credit_note__isnull=True).order_by("-sequence").first()
+
+
+def invoice_violations(order: Order, kind: str) -> list[RuleViolation]:
+    violations = []
+    if kind == InvoiceKind.PRINCIPAL and order.va_signed_at is None:
+        violations.append(
+            RuleViolation(
+                "INVOICE_BEFORE_VA",
+                "La facture de la Prestation principale s'établit après la signature de la VA (AF §4.4).",
+                "AF §4.4",
+            )
+        )
+    if kind == InvoiceKind.SECONDARY:
+        window = services.perf_window_for(order)
+        if order.balance_paid_at is None or window is None or window.perf == 0:
+            violations.append(
+                RuleViolation(
+                    "INVOICE_SECONDARY_NOT_DUE",
+                    "La facture de la Prestation secondaire s'établit au niveau de PERF réellement atteint, une fois "
+                    "le solde versé ; elle ne peut être nulle (AF §4.5).",
+                    "AF §4.5",
+                )
+            )
+    if open_invoice(order, kind) is not None:
+        violations.append(
+            RuleViolation(
+                "INVOICE_ALREADY_ISSUED",
+                "Une facture est déjà émise pour cette prestation : pour la corriger, émettez un avoir.",
+                "CGI art. 289",
+            )
+        )
+    missing = documents.order_form_missing(order)
+    if not order.client.siren:
+        missing.append("SIREN du client")
+    if not order.solution.provider.vat_number and order.vat_regime != "ht":
+        missing.append("numéro de TVA du fournisseur")
+    if missing:
+        violations.append(
+            RuleViolation(
+                "DOCUMENT_DATA_MISSING",
+                "Facture impossible à émettre, il manque : " + ", ".join(missing) + " (CGI ann. II art. 242 nonies A).",
+                "CGI ann. II art. 242 nonies A",
+            )
+        )
+    return violations
+
+
+def _lines(order: Order, kind: str) -> list[documents.AmountLine]:
+    if kind == InvoiceKind.PRINCIPAL:
+        return [documents.amount_line(str(order.get_prestation_display()), order.principal_amount, order.vat_regime)]
+    window = services.perf_window_for(order)
+    assert window is not None
+    amount = rules.secondary_payable(order.secondary_amount, window.perf)
+    label = (
+        f"Prestation secondaire — PERF {window.perf} constaté du {window.first_month:%m/%Y} au "
+        f"{window.last_month:%m/%Y}"
+    )
+    return [documents.amount_line(label, amount, order.vat_regime)]
+
+
+def _next_number(kind: str) -> tuple[str, int]:
+    series = InvoiceSeries.objects.select_for_update().get(kind=kind)
+    series.last_number += 1
+    series.save(update_fields=["last_number"])
+    return f"{series.prefix}-{series.last_number:06d}", series.last_number
+
+
+def _create(
+    order: Order, kind: str, lines: list[documents.AmountLine], acting_user: Any, now: datetime, **extra: Any
+) -> Invoice:
+    number, sequence = _next_number(kind)
+    user = acting_user if getattr(acting_user, "is_authenticated", False) else None
+    return Invoice.objects.create(
+        order=order,
+        kind=kind,
+        number=number,
+        sequence=sequence,
+        issued_at=now,
+        due_on=rules.paris_date(now) + timedelta(days=getattr(settings, "SEGUR_INVOICE_PAYMENT_DAYS", PAYMENT_DAYS)),
+        lines=[{"label": line.label, "ht": str(line.ht), "vat": str(line.vat), "ttc": str(line.ttc)} for line in lines],
+        total_ht=sum((line.ht for line in lines), Decimal("0")),
+        total_vat=sum((line.vat for line in lines), Decimal("0")),
+        total_ttc=sum((line.ttc for line in lines), Decimal("0")),
+        created_by=user,
+        **extra,
+    )
+
+
+def invoice_issue(*, order_id: int, kind: str, acting_user: Any, now: datetime | None = None) -> Invoice:
+    """Issue the principal (after the VA) or secondary (at the actual PERF) invoice, in the client's name."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("client", "solution__provider", "programme")
+            .get(pk=order_id)
+        )
+        raise_if(invoice_violations(order, kind))
+        invoice = _create(order, kind, _lines(order, kind), acting_user, now)
+        services.event_record(
+            order=order,
+            acting_user=acting_user,
+            action="invoice_issue",
+            from_state=order.state,
+            to_state=order.state,
+            payload={"number": invoice.number, "total_ttc": invoice.total_ttc},
+        )
+        transaction.on_commit(lambda: _render_soon(invoice.pk))
+    return invoice
+
+
+def invoice_credit(*, invoice_id: int, reason: str, acting_user: Any, now: datetime | None = None) -> Invoice:
+    """Cancel an invoice with a credit note of the opposite amounts that references it."""
+    now = now or timezone.now()
+    if not reason.strip():
+        raise BusinessRuleError.single("REASON_MISSING", "Le motif de l'avoir est obligatoire.", "CGI art. 289")
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("order").get(pk=invoice_id)
+        if invoice.kind == InvoiceKind.CREDIT_NOTE or Invoice.objects.filter(credited_invoice=invoice).exists():
+            raise BusinessRuleError.single(
+                "CREDIT_NOT_ALLOWED", f"La facture {invoice.number} est déjà annulée par un avoir.", "CGI art. 289"
+            )
+        negative = [
+            documents.AmountLine(
+                f"Annulation — {line['label']}", -Decimal(line["ttc"]), -Decimal(line["ht"]), -Decimal(line["vat"])
+            )
+            for line in invoice.lines
+        ]
+        credit = _create(
+            invoice.order, InvoiceKind.CREDIT_NOTE, negative, acting_user, now, credited_invoice=invoice, reason=reason
+        )
+        services.event_record(
+            order=invoice.order,
+            acting_user=acting_user,
+            action="invoice_credit",
+            from_state=invoice.order.state,
+            to_state=invoice.order.state,
+            payload={"number": credit.number, "credits": invoice.number, "reason": reason},
+        )
+        transaction.on_commit(lambda: _render_soon(credit.pk))
+    return credit
+
+
+def _render_soon(invoice_id: int) -> None:
+    from orders.tasks import render_invoice
+
+    try:
+        render_invoice.delay(invoice_id)
+    except Exception:  # broker down: the number is kept; the PDF can be rendered again from the admin
+        logger.warning("invoice %s: PDF rendering could not be queued", invoice_id, exc_info=True)
+
+
+def invoice_render(*, invoice_id: int) -> Document:
+    """Render the invoice's PDF as a new immutable document version (safe to repeat: it only adds a version)."""
+    invoice = Invoice.objects.select_related(
+        "order__client", "order__solution__provider", "order__programme", "credited_invoice"
+    ).get(pk=invoice_id)
+    order = invoice.order
+    context = {
+        "invoice": invoice,
+        "order": order,
+        "provider": order.solution.provider,
+        "client": order.client,
+        "vat_rate_label": {"vat_20": "20 %", "vat_8_5": "8,5 %", "ht": "TVA non applicable"}[order.vat_regime],
+        "late_penalty_mention": LATE_PENALTY_MENTION,
+        "state_funding_mention": documents.STATE_FUNDING_MENTION,
+    }
+    pdf = documents.render_pdf(render_to_string("documents/invoice.html", context))
+    with transaction.atomic():
+        Order.objects.select_for_update().filter(pk=order.pk).first()
+        version = (
+            Document.objects.filter(order=order, kind=DocumentKind.INVOICE).aggregate(last=Max("version"))["last"] or 0
+        ) + 1
+        document = Document(
+            order=order,
+            invoice=invoice,
+            kind=DocumentKind.INVOICE,
+            version=version,
+            sha256=documents.hashlib.sha256(pdf).hexdigest(),
+            snapshot={"number": invoice.number, "lines": invoice.lines},
+        )
+        document.file.save(f"{invoice.number}-v{version}.pdf", ContentFile(pdf), save=False)
+        document.save()
+    return document

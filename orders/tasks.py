@@ -1,0 +1,12 @@
+from celery import shared_task
+
+from orders import invoices
+
+
+@shared_task(name="orders.tasks.render_invoice", bind=True, max_retries=5, default_retry_delay=60)
+def render_invoice(self, invoice_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Render an issued invoice's PDF (its number is already kept, whatever happens here)."""
+    try:
+        return invoices.invoice_render(invoice_id=invoice_id).pk
+    except Exception as exc:  # rendering or storage hiccup: retry; the invoice itself is safe
+        raise self.retry(exc=exc) from exc
