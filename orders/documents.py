@@ -173,16 +173,36 @@ def document_generate(*, order_id: int, kind: str, acting_user: Any) -> Document
         )
     context = order_form_context(order)
     pdf = render_pdf(render_to_string(TEMPLATES[DocumentKind(kind)], context))
-    digest = hashlib.sha256(pdf).hexdigest()
+    document = document_store(
+        order=order,
+        kind=kind,
+        pdf=pdf,
+        snapshot=snapshot_of(context),
+        acting_user=acting_user,
+        filename=f"{order.number}-{kind}",
+    )
+    logger.info("document %s v%s generated for %s (%s bytes)", kind, document.version, order.number, len(pdf))
+    return document
+
+
+def document_store(
+    *, order: Order, kind: str, pdf: bytes, snapshot: dict[str, Any], acting_user: Any, filename: str, **links: Any
+) -> Document:
+    """Store a rendered PDF as the next version of the order's documents of that kind, with its SHA-256."""
     with transaction.atomic():
         # Lock the order so two generations at once get versions n and n+1, never the same number.
         Order.objects.select_for_update().filter(pk=order.pk).first()
         version = (Document.objects.filter(order=order, kind=kind).aggregate(last=Max("version"))["last"] or 0) + 1
         user = acting_user if getattr(acting_user, "is_authenticated", False) else None
         document = Document(
-            order=order, kind=kind, version=version, sha256=digest, snapshot=snapshot_of(context), created_by=user
+            order=order,
+            kind=kind,
+            version=version,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            snapshot=snapshot,
+            created_by=user,
+            **links,
         )
-        document.file.save(f"{order.number}-{kind}-v{version}.pdf", ContentFile(pdf), save=False)
+        document.file.save(f"{filename}-v{version}.pdf", ContentFile(pdf), save=False)
         document.save()
-    logger.info("document %s v%s generated for %s (%s bytes)", kind, version, order.number, len(pdf))
     return document

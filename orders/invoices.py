@@ -11,9 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -202,19 +200,12 @@ def invoice_render(*, invoice_id: int) -> Document:
         "state_funding_mention": documents.STATE_FUNDING_MENTION,
     }
     pdf = documents.render_pdf(render_to_string("documents/invoice.html", context))
-    with transaction.atomic():
-        Order.objects.select_for_update().filter(pk=order.pk).first()
-        version = (
-            Document.objects.filter(order=order, kind=DocumentKind.INVOICE).aggregate(last=Max("version"))["last"] or 0
-        ) + 1
-        document = Document(
-            order=order,
-            invoice=invoice,
-            kind=DocumentKind.INVOICE,
-            version=version,
-            sha256=documents.hashlib.sha256(pdf).hexdigest(),
-            snapshot={"number": invoice.number, "lines": invoice.lines},
-        )
-        document.file.save(f"{invoice.number}-v{version}.pdf", ContentFile(pdf), save=False)
-        document.save()
-    return document
+    return documents.document_store(
+        order=order,
+        kind=DocumentKind.INVOICE,
+        pdf=pdf,
+        snapshot={"number": invoice.number, "lines": invoice.lines},
+        acting_user=None,
+        filename=invoice.number,
+        invoice=invoice,
+    )
