@@ -471,6 +471,7 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             "invoices": order.invoices.select_related("credited_invoice").order_by("issued_at", "pk"),
             "can_invoice": request.user.has_perm("orders.file_balance"),
             "can_generate": request.user.has_perm("orders.change_order"),
+            "document_kinds": [(kind, DocumentKind(kind).label) for kind in documents.TEMPLATES],
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
@@ -550,10 +551,11 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
         order = self._order_or_403(request, order_id)
         if request.method != "POST" or not self.has_change_permission(request, order):
             raise PermissionDenied
+        kind = request.POST.get("kind", DocumentKind.ORDER_FORM)
+        if kind not in documents.TEMPLATES:
+            raise PermissionDenied
         try:
-            document = documents.document_generate(
-                order_id=order.pk, kind=DocumentKind.ORDER_FORM, acting_user=request.user
-            )
+            document = documents.document_generate(order_id=order.pk, kind=kind, acting_user=request.user)
         except BusinessRuleError as error:
             messages.error(request, error.message)
         else:

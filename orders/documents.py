@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from orders import rules
-from orders.exceptions import BusinessRuleError, RuleViolation
+from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
 from orders.models import Document, DocumentKind, Order
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,10 @@ def order_form_context(order: Order) -> dict[str, Any]:
         "state_funding_mention": STATE_FUNDING_MENTION,
         "conditional_mention": CONDITIONAL_MENTION,
         "generated_at": timezone.now(),
+        "va_key_functions": VA_KEY_FUNCTIONS,
+        "checklist": [
+            (label, order.deployment_checklist.get(code)) for code, label in rules.checklist_items_for(order.client)
+        ],
     }
 
 
@@ -153,12 +157,62 @@ def snapshot_of(context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-TEMPLATES = {DocumentKind.ORDER_FORM: "documents/order_form.html"}
+TEMPLATES = {
+    DocumentKind.ORDER_FORM: "documents/order_form.html",
+    DocumentKind.VA: "documents/va.html",
+    DocumentKind.PILOT_PV: "documents/pilot_pv.html",
+    DocumentKind.COMPLETION_ATTESTATION: "documents/completion_attestation.html",
+}
+# AF §4.4: the key functions the client attests in the VA.
+VA_KEY_FUNCTIONS = (
+    "S'authentifier avec Pro Santé Connect (e-CPS) au logiciel et aux téléservices de l'Assurance maladie (INS, DMP, "
+    "ordonnance numérique)",
+    "Connaître le statut INS des patients et qualifier l'identité facilement",
+    "Rechercher un confrère dans l'annuaire et lui adresser un document par MSSanté professionnelle",
+    "Envoyer un message vers la MSSanté patient",
+    "Recevoir des documents par MSSanté directement dans le logiciel et les y intégrer",
+    "Envoyer simplement les documents produits à Mon espace santé",
+    "Consulter simplement Mon espace santé",
+    "Produire tous les documents de la liste des documents Ségur aux formats CDA R2 N1 ou N3 à envoyer "
+    "systématiquement à Mon espace santé",
+    "Produire une ordonnance numérique de produits de santé et consulter une ordonnance numérique",
+)
+INSTALLED_STATES = {
+    "installed",
+    "pilot_pv_signed",
+    "va_signed",
+    "balance_requested",
+    "balance_paid",
+    "secondary_requested",
+    "secondary_paid",
+    "closed",
+    "terminated",
+}
+
+
+def applicability_violations(order: Order, kind: str) -> list[RuleViolation]:
+    """When each document makes sense (AF §4.4, §6.3): nothing is generated out of place."""
+    if kind == DocumentKind.ORDER_FORM:
+        return []
+    if order.state not in INSTALLED_STATES:
+        return [
+            RuleViolation(
+                "DOCUMENT_TOO_EARLY",
+                "Ce document suppose la Prestation principale réalisée (installation enregistrée) (AF §4.4).",
+                "AF §4.4",
+            )
+        ]
+    if kind == DocumentKind.PILOT_PV and not order.is_pilot:
+        return [
+            RuleViolation("NOT_A_PILOT_ORDER", "Cette commande n'est pas du périmètre pilote (AF §6.3).", "AF §6.3")
+        ]
+    return []
 
 
 def document_generate(*, order_id: int, kind: str, acting_user: Any) -> Document:
     """Render and store a new version of a document, or refuse with the list of missing data (nothing stored)."""
     order = Order.objects.select_related("client", "solution__provider", "programme").get(pk=order_id)
+    raise_if(applicability_violations(order, kind))
     missing = order_form_missing(order)
     if missing:
         raise BusinessRuleError(

@@ -523,6 +523,9 @@ class OrderEvent(models.Model):
 class DocumentKind(models.TextChoices):
     ORDER_FORM = "order_form", _("Bon de commande")
     INVOICE = "invoice", _("Facture")
+    VA = "va", _("Vérification d'Aptitude")
+    PILOT_PV = "pilot_pv", _("PV d'installation pilote")
+    COMPLETION_ATTESTATION = "completion_attestation", _("Attestation de fin de Prestation principale")
 
 
 class InvoiceKind(models.TextChoices):

@@ -156,7 +156,8 @@ def advance(order: Order, to_state: str, *, now: datetime | None = None) -> Orde
         ("balance_requested", "file_balance", {"received_at": base + timedelta(days=50)}),
         ("balance_paid", "record_balance_paid", {"paid_at": base + timedelta(days=70)}),
     ]
-    for state, action, params in steps:
+    reached = ["draft"] + [state for state, _action, _params in steps]
+    for state, action, params in steps[reached.index(order.state) :]:
         if order.state == to_state:
             break
         if action == "file_balance":

@@ -112,3 +112,49 @@ def test_download_needs_the_right_to_view_the_order(client):
     assert forbidden.status_code == 403
     assert allowed.status_code == 200
     assert b"".join(allowed.streaming_content).startswith(b"%PDF")
+
+
+def test_the_va_lists_the_af_4_4_key_functions_and_needs_the_installation():
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        order = advance(make_order(), "advance_paid")
+        with pytest.raises(BusinessRuleError) as error:
+            document_generate(order_id=order.pk, kind="va", acting_user=None)
+        order = advance(order, "installed")
+
+        text = pdf_text(document_generate(order_id=order.pk, kind="va", acting_user=None))
+
+    assert error.value.codes == ["DOCUMENT_TOO_EARLY"]
+    assert "Vérification d'Aptitude" in text
+    for key_function in (
+        "Pro Santé Connect",
+        "statut INS",
+        "MSSanté patient",
+        "Mon espace santé",
+        "CDA R2",
+        "ordonnance numérique",
+    ):
+        assert key_function in text, key_function
+
+
+def test_the_pilot_pv_is_only_for_pilot_orders_and_lists_the_prestation():
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        solution = make_solution()
+        regular = advance(make_order(solution=solution), "installed")
+        pilot = advance(make_order(solution=solution, is_pilot=True), "installed")
+
+        with pytest.raises(BusinessRuleError) as error:
+            document_generate(order_id=regular.pk, kind="pilot_pv", acting_user=None)
+        text = pdf_text(document_generate(order_id=pilot.pk, kind="pilot_pv", acting_user=None))
+
+    assert error.value.codes == ["NOT_A_PILOT_ORDER"]
+    assert "Procès-verbal d'installation pilote" in text and "Formation" in text and "AF §6.3" in text
+
+
+def test_the_completion_attestation_names_date_5_and_the_order():
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        order = advance(make_order(), "va_signed")
+
+        text = pdf_text(document_generate(order_id=order.pk, kind="completion_attestation", acting_user=None))
+
+    assert "Attestation de fin de Prestation principale" in text
+    assert "13/07/2027 12:00" in text and order.number in text and "ASP-1" in text
