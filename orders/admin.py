@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
-from orders import documents, invoices, rules, selectors, services
+from orders import asp_packages, documents, invoices, rules, selectors, services
 from orders.exceptions import BusinessRuleError
 from orders.models import (
     Document,
@@ -271,6 +271,12 @@ def action_form_class(action: services.OrderAction) -> type[forms.Form]:
     return type(f"{action.name.title()}Form", (forms.Form,), fields)
 
 
+def zip_response(archive: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(archive, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def add_violations_to_form(form: forms.Form, error: BusinessRuleError) -> None:
     for violation in error.violations:
         form.add_error(violation.field if violation.field in form.fields else None, violation.message)
@@ -307,7 +313,7 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["orders/admin.css"]}
 
-    actions = ["bulk_file_advance", "bulk_record_advance_paid"]
+    actions = ["bulk_file_advance", "bulk_record_advance_paid", "bulk_package_advance", "bulk_package_balance"]
     fieldsets = (
         (_("Bon de commande"), {"fields": ("number", "programme", "client", "solution", "salesperson", "is_pilot")}),
         (_("Montants"), {"fields": ("prestation", "vat_regime", "principal_amount", "secondary_amount")}),
@@ -489,6 +495,9 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             path("documents/<int:document_id>/", view(self.download_view), name="orders_document_download"),
             path("<int:order_id>/factures/<str:kind>/", view(self.issue_invoice_view), name="orders_order_invoice"),
             path("factures/<int:invoice_id>/avoir/", view(self.credit_invoice_view), name="orders_invoice_credit"),
+            path(
+                "<int:order_id>/dossier-asp/<str:request_kind>/", view(self.asp_package_view), name="orders_asp_package"
+            ),
             *super().get_urls(),
         ]
 
@@ -591,6 +600,33 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
         else:
             messages.success(request, f"Avoir {credit.number} émis : la facture {invoice.number} est annulée.")
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[invoice.order_id]))
+
+    def asp_package_view(self, request: HttpRequest, order_id: int, request_kind: str) -> HttpResponse:
+        order = self._order_or_403(request, order_id)
+        if request_kind not in asp_packages.REQUESTS:
+            raise PermissionDenied
+        archive, refused = asp_packages.package_zip([order], request_kind)
+        if refused:
+            messages.error(request, refused[0])
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        return zip_response(archive, f"{order.number}-asp-{request_kind}.zip")
+
+    def _bulk_package(self, request: HttpRequest, queryset: QuerySet[Order], request_kind: str) -> HttpResponse:
+        orders = list(queryset.order_by("pk"))
+        archive, refused = asp_packages.package_zip(orders, request_kind)
+        if refused:
+            self.message_user(
+                request, f"{len(refused)} dossier(s) incomplet(s) listés dans refus.txt.", messages.WARNING
+            )
+        return zip_response(archive, asp_packages.package_filename(request_kind, len(orders) - len(refused)))
+
+    @admin.action(description=_("Exporter les dossiers ASP — demandes d'avance (ZIP)"))
+    def bulk_package_advance(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        return self._bulk_package(request, queryset, "advance")
+
+    @admin.action(description=_("Exporter les dossiers ASP — demandes de solde (ZIP)"))
+    def bulk_package_balance(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        return self._bulk_package(request, queryset, "balance")
 
     def download_view(self, request: HttpRequest, document_id: int) -> HttpResponse:
         """Documents are served only to staff who may view the order (never a public media URL)."""
