@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
@@ -26,6 +26,7 @@ from orders import asp_packages, documents, invoices, rules, selectors, services
 from orders.exceptions import BusinessRuleError
 from orders.models import (
     Document,
+    DocumentBatch,
     DocumentKind,
     Invoice,
     Order,
@@ -313,7 +314,13 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["orders/admin.css"]}
 
-    actions = ["bulk_file_advance", "bulk_record_advance_paid", "bulk_package_advance", "bulk_package_balance"]
+    actions = [
+        "bulk_file_advance",
+        "bulk_record_advance_paid",
+        "bulk_generate_order_forms",
+        "bulk_package_advance",
+        "bulk_package_balance",
+    ]
     fieldsets = (
         (_("Bon de commande"), {"fields": ("number", "programme", "client", "solution", "salesperson", "is_pilot")}),
         (_("Montants"), {"fields": ("prestation", "vat_regime", "principal_amount", "secondary_amount")}),
@@ -620,6 +627,16 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             )
         return zip_response(archive, asp_packages.package_filename(request_kind, len(orders) - len(refused)))
 
+    @admin.action(description=_("Générer les bons de commande (lot en tâche de fond)"))
+    def bulk_generate_order_forms(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        order_ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        batch = documents.batch_request(order_ids=order_ids, kind=DocumentKind.ORDER_FORM, acting_user=request.user)
+        url = reverse("admin:orders_documentbatch_change", args=[batch.pk])
+        self.message_user(
+            request,
+            format_html('Lot de {} bons de commande lancé : <a href="{}">suivre l\'avancement</a>.', batch.total, url),
+        )
+
     @admin.action(description=_("Exporter les dossiers ASP — demandes d'avance (ZIP)"))
     def bulk_package_advance(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
         return self._bulk_package(request, queryset, "advance")
@@ -700,6 +717,31 @@ class OrderEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in OrderEvent._meta.concrete_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DocumentBatch)
+class DocumentBatchAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "progress", "status", "requested_by", "finished_at")
+    list_filter = ("status", "kind")
+    fields = ("kind", "progress", "status", "requested_by", "created_at", "finished_at", "refusal_list")
+    readonly_fields = fields
+
+    @admin.display(description=_("avancement"))
+    def progress(self, batch: DocumentBatch) -> str:
+        return f"{batch.processed}/{batch.total} · {batch.get_kind_display()} ({batch.generated} générés)"
+
+    @admin.display(description=_("refus"))
+    def refusal_list(self, batch: DocumentBatch) -> str:
+        return format_html_join("", "<p>Commande {} : {}</p>", ((r["order_id"], r["message"]) for r in batch.refusals))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

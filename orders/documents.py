@@ -14,13 +14,13 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from orders import rules
 from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
-from orders.models import Document, DocumentKind, Order
+from orders.models import Document, DocumentBatch, DocumentKind, Order
 
 logger = logging.getLogger(__name__)
 
@@ -260,3 +260,38 @@ def document_store(
         document.file.save(f"{filename}-v{version}.pdf", ContentFile(pdf), save=False)
         document.save()
     return document
+
+
+def batch_request(*, order_ids: list[int], kind: str, acting_user: Any) -> DocumentBatch:
+    """Queue the generation of one document per order on a worker; progress is kept on the batch."""
+    user = acting_user if getattr(acting_user, "is_authenticated", False) else None
+    batch = DocumentBatch.objects.create(kind=kind, order_ids=order_ids, total=len(order_ids), requested_by=user)
+    transaction.on_commit(lambda: _queue_batch(batch.pk))
+    return batch
+
+
+def _queue_batch(batch_id: int) -> None:
+    from orders.tasks import generate_document_batch
+
+    try:
+        generate_document_batch.delay(batch_id)
+    except Exception:  # the broker is down: the batch stays "en attente" (visible in the admin) and can be re-requested
+        logger.warning("document batch %s could not be queued", batch_id, exc_info=True)
+
+
+def batch_run(*, batch_id: int) -> DocumentBatch:
+    """Generate the batch's documents one by one, resuming where a previous (interrupted) run stopped."""
+    batch = DocumentBatch.objects.get(pk=batch_id)
+    DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.RUNNING)
+    requester = batch.requested_by
+    for order_id in batch.order_ids[batch.processed :]:
+        try:
+            document_generate(order_id=order_id, kind=batch.kind, acting_user=requester)
+        except BusinessRuleError as error:
+            batch.refusals.append({"order_id": order_id, "message": error.message})
+            DocumentBatch.objects.filter(pk=batch.pk).update(processed=F("processed") + 1, refusals=batch.refusals)
+        else:
+            DocumentBatch.objects.filter(pk=batch.pk).update(processed=F("processed") + 1, generated=F("generated") + 1)
+    DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.DONE, finished_at=timezone.now())
+    batch.refresh_from_db()
+    return batch

@@ -158,3 +158,41 @@ def test_the_completion_attestation_names_date_5_and_the_order():
 
     assert "Attestation de fin de Prestation principale" in text
     assert "13/07/2027 12:00" in text and order.number in text and "ASP-1" in text
+
+
+def test_a_batch_generates_per_order_reports_refusals_and_shows_its_progress(client):
+    from orders.documents import batch_request, batch_run
+    from orders.models import DocumentBatch
+
+    good = [make_order() for _ in range(3)]
+    bad = make_order(client=make_doctor(address="", city=""))
+    batch = batch_request(order_ids=[o.pk for o in [*good, bad]], kind="order_form", acting_user=None)
+
+    batch = batch_run(batch_id=batch.pk)
+
+    assert (batch.status, batch.processed, batch.generated) == (DocumentBatch.DONE, 4, 3)
+    assert batch.refusals == [{"order_id": bad.pk, "message": batch.refusals[0]["message"]}]
+    assert "adresse du client" in batch.refusals[0]["message"]
+    assert batch_run(batch_id=batch.pk).generated == 3  # a second run (a retry) resumes after the last: nothing new
+    client.force_login(make_user("root", is_superuser=True))
+    page = client.get(reverse("admin:orders_documentbatch_changelist")).content.decode()
+    assert "4/4 · Bon de commande (3 générés)" in page
+
+
+def test_the_admin_bulk_action_queues_a_batch(client, django_capture_on_commit_callbacks):
+    from orders.models import DocumentBatch
+
+    client.force_login(make_user("root", is_superuser=True))
+    orders = [make_order() for _ in range(2)]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            reverse("admin:orders_order_changelist"),
+            {"action": "bulk_generate_order_forms", "_selected_action": [o.pk for o in orders]},
+            follow=True,
+        )
+
+    batch = DocumentBatch.objects.get()
+    assert batch.total == 2 and batch.status == DocumentBatch.QUEUED
+    assert len(callbacks) == 1  # the worker task is queued once the batch is committed
+    assert "suivre l'avancement" in response.content.decode()
