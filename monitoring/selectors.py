@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+from django.db.models import Max
 
 from monitoring.models import WorkerHeartbeat
 from orders import rules
-from orders.models import Order
+from orders.models import Order, Programme, Provider
 from orders.selectors import SETTLED_STATES
 from segur_portal.celery import app as celery_app
 
@@ -92,5 +93,35 @@ def deadline_calendar(
             else:
                 day = rules.paris_date(deadline.due_at)
                 by_day.setdefault(day, CalendarDay(day)).items.append(item)
+    if not salesperson_id and not state:
+        for provider, deadline in provider_deadlines(now):
+            if deadline.status == rules.MET or (code and deadline.code != code) or deadline.due_at > horizon:
+                continue
+            item = {"order": None, "provider": provider, "deadline": deadline, "amount": Decimal("0")}
+            if deadline.status == rules.OVERDUE:
+                overdue.items.append(item)
+            else:
+                day = rules.paris_date(deadline.due_at)
+                by_day.setdefault(day, CalendarDay(day)).items.append(item)
     overdue.items.sort(key=lambda item: item["deadline"].due_at)
     return overdue, [by_day[day] for day in sorted(by_day)]
+
+
+def provider_deadlines(now: datetime) -> list[tuple[Provider, rules.Deadline]]:
+    """Provider-level deadlines per programme (one aggregate query): the satisfaction report after the last VA."""
+    rows = (
+        Order.objects.filter(va_signed_at__isnull=False)
+        .values("programme_id", "solution__provider_id")
+        .annotate(last_va_at=Max("va_signed_at"))
+    )
+    providers = {provider.pk: provider for provider in Provider.objects.all()}
+    programmes = {programme.pk: programme for programme in Programme.objects.all()}
+    result = []
+    for row in rows:
+        provider = providers[row["solution__provider_id"]]
+        programme = programmes[row["programme_id"]]
+        for deadline in rules.provider_deadlines(
+            programme=programme, provider=provider, last_va_at=row["last_va_at"], now=now
+        ):
+            result.append((provider, deadline))
+    return result

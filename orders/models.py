@@ -144,6 +144,9 @@ class Provider(models.Model):
     )
     preserie_validated_on = models.DateField(_("présérie Ordonnance numérique validée le"), null=True, blank=True)
     satisfaction_commitment = models.BooleanField(_("engagement questionnaire de satisfaction"), default=False)
+    satisfaction_report_sent_on = models.DateField(
+        _("bilan agrégé de satisfaction transmis à l'ANS le"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("fournisseur")

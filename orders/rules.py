@@ -870,6 +870,27 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
     return deadlines
 
 
+def provider_deadlines(
+    *, programme: "Programme", provider: "Provider", last_va_at: datetime | None, now: datetime
+) -> list[Deadline]:
+    """Deadlines of the provider itself (SPEC §5, §10): the aggregated satisfaction report to the ANS, at most
+    18 months after the last VA signed (AF §6.1)."""
+    if last_va_at is None:
+        return []
+    sent = provider.satisfaction_report_sent_on
+    return [
+        _deadline(
+            "SATISFACTION_REPORT",
+            noon_paris(add_months(paris_date(last_va_at), programme.satisfaction_report_months)),
+            "admin",
+            "Transmettre à l'ANS le bilan agrégé des questionnaires de satisfaction",
+            "AF §6.1",
+            noon_paris(sent) if sent else None,
+            now,
+        )
+    ]
+
+
 def next_deadline(order: "Order", now: datetime) -> Deadline | None:
     """The earliest deadline not yet met (overdue ones first, since they are earlier)."""
     return next((deadline for deadline in order_deadlines(order, now) if deadline.status != MET), None)

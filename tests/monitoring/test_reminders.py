@@ -259,3 +259,24 @@ def test_the_calendar_shows_overdue_first_then_the_next_90_days_with_amounts(cli
     assert installed.number not in before_date_4
     assert firm.number in only_advances and "Faire signer" not in only_advances
     assert "En retard : 2 échéance(s) · 1\u00a0153,00 € en jeu" in after_date_4
+
+
+@pytest.mark.django_db
+def test_the_satisfaction_report_is_due_18_months_after_the_last_va_and_shows_in_the_calendar(client, team):
+    from monitoring.selectors import provider_deadlines
+
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        solution = make_solution()
+        advance(make_order(solution=solution), "va_signed")  # both VAs on 16/10/2026 (factory dates)
+        advance(make_order(solution=solution), "va_signed")
+
+    ((provider, deadline),) = provider_deadlines(paris(2026, 11, 23, 10))
+    with time_machine.travel(paris(2028, 4, 17, 10), tick=False):
+        client.force_login(team["admin"])
+        calendar = client.get(reverse("deadline_calendar")).content.decode()
+
+    assert (deadline.code, deadline.actor, deadline.due_at) == ("SATISFACTION_REPORT", "admin", paris(2028, 4, 16))
+    assert "bilan agrégé des questionnaires de satisfaction" in calendar and provider.name in calendar
+    provider.satisfaction_report_sent_on = date(2028, 3, 1)
+    provider.save()
+    assert provider_deadlines(paris(2026, 11, 23, 10))[0][1].status == "met"
