@@ -36,6 +36,17 @@ SCAN_JOB = "deadlines_scan"
 OVERDUE = "overdue"
 GROUP_OF_ROLE = {"sales": SALES_GROUP, "deployment": DEPLOYMENT_GROUP, "finance": FINANCE_GROUP, "admin": ADMIN_GROUP}
 MAX_ATTEMPTS = 8
+# What the client must sign (SPEC §10): the order form before Date 4, the pilot PV and the VA before Date 5.
+CLIENT_SUBJECTS = {
+    "DATE_4_SIGNATURE": "Votre bon de commande Ségur {number} : à signer avant le {due}",
+    "PILOT_PV_SIGNATURE": "Commande Ségur {number} : PV d'installation pilote à signer",
+    "VA_SIGNATURE": "Commande Ségur {number} : Vérification d'Aptitude (VA) à signer",
+}
+CLIENT_TEMPLATES = {
+    "DATE_4_SIGNATURE": "emails/client_reminder",
+    "PILOT_PV_SIGNATURE": "emails/client_signature_reminder",
+    "VA_SIGNATURE": "emails/client_signature_reminder",
+}
 BATCH = 2000
 
 
@@ -234,7 +245,7 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
     for reminder in due:
         for user in staff_recipients(reminder.order, reminder.deadline, reminder.offset, staff):
             per_staff[user].append(reminder)
-        if reminder.deadline.actor == "client" and reminder.offset != OVERDUE and _client_email(reminder.order):
+        if reminder.deadline.code in CLIENT_TEMPLATES and reminder.offset != OVERDUE and _client_email(reminder.order):
             per_client.append((_client_email(reminder.order), reminder))
     candidate_keys = [r.key(f"user:{user.pk}") for user, items in per_staff.items() for r in items]
     candidate_keys += [reminder.key(email) for email, reminder in per_client]
@@ -263,9 +274,10 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
                 key=f"client:{reminder.key(address)}",
                 kind="client_reminder",
                 to=address,
-                subject=f"Votre bon de commande Ségur {reminder.order.number} : à signer avant le "
-                f"{rules.format_deadline(reminder.deadline.due_at)[:10]}",
-                template="emails/client_reminder",
+                subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
+                    number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
+                ),
+                template=CLIENT_TEMPLATES[reminder.deadline.code],
                 context={"order": reminder.order, "deadline": reminder.deadline},
             )
             for address, reminder in batch

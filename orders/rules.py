@@ -793,6 +793,30 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
                     now,
                 )
             )
+    if state == "installed" and order.is_pilot:
+        deadlines.append(
+            _deadline(
+                "PILOT_PV_SIGNATURE",
+                programme.date_5,
+                "client",
+                "Signer le PV d'installation pilote",
+                "AF §6.3",
+                None,
+                now,
+            )
+        )
+    elif state in {"installed", "pilot_pv_signed"}:
+        deadlines.append(
+            _deadline(
+                "VA_SIGNATURE",
+                programme.date_5,
+                "client",
+                "Signer la Vérification d'Aptitude (VA)",
+                "AF §4.4",
+                None,
+                now,
+            )
+        )
     if state in {"installed", "pilot_pv_signed", "va_signed"}:
         deadlines.append(
             _deadline(

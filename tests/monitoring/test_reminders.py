@@ -280,3 +280,19 @@ def test_the_satisfaction_report_is_due_18_months_after_the_last_va_and_shows_in
     provider.satisfaction_report_sent_on = date(2028, 3, 1)
     provider.save()
     assert provider_deadlines(paris(2026, 11, 23, 10))[0][1].status == "met"
+
+
+@pytest.mark.django_db
+def test_clients_are_reminded_to_sign_the_pilot_pv_then_the_va(team):
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        solution = make_solution()
+        regular = advance(make_order(solution=solution, salesperson=team["sales"]), "installed")
+        pilot = advance(make_order(solution=solution, salesperson=team["sales"], is_pilot=True), "installed")
+
+    scan_at(paris(2027, 6, 29, 7))  # Date 5 (13/07/2027) in 14 days
+
+    va_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="Vérification d'Aptitude")
+    pv_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="PV d'installation pilote")
+    assert regular.number in va_email.subject and pilot.number in pv_email.subject
+    assert "au plus tard le 13/07/2027 à 12:00" in va_email.body_text
+    assert "signer la vérification d'aptitude (va)" in va_email.body_text
