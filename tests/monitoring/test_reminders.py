@@ -296,3 +296,36 @@ def test_clients_are_reminded_to_sign_the_pilot_pv_then_the_va(team):
     assert regular.number in va_email.subject and pilot.number in pv_email.subject
     assert "au plus tard le 13/07/2027 à 12:00" in va_email.body_text
     assert "signer la vérification d'aptitude (va)" in va_email.body_text
+
+
+@pytest.mark.django_db
+def test_nothing_is_lost_while_the_smtp_server_is_down_and_it_all_leaves_when_it_is_back(team, settings):
+    import socket
+
+    from tests.monitoring.fake_smtp import FakeSMTPServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 5
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+    scan_at(paris(2026, 12, 9, 7))
+    server = FakeSMTPServer(port)
+
+    with time_machine.travel(paris(2026, 12, 9, 7, 1), tick=False):
+        while_down = reminders.outbox_send_due()  # nothing listens on the port
+    errors = set(OutboxEmail.objects.values_list("status", "last_error"))
+    server.start()
+    try:
+        with time_machine.travel(paris(2026, 12, 9, 7, 10), tick=False):
+            once_back = reminders.outbox_send_due()
+    finally:
+        server.stop()
+
+    assert while_down == {"sent": 0, "failed": 2}
+    assert all(status == "failed" and "Connection refused" in error for status, error in errors), errors
+    assert once_back == {"sent": 2, "failed": 0}
+    assert len(server.messages) == 2
+    assert any(b"vente@logimed.example" in message for message in server.messages)

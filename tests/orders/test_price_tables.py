@@ -1,12 +1,16 @@
 """Every cell of the published price tables (AF §5.3, §5.4; SPEC §8) and the programme calendar (AF §II)."""
 
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from orders.models import PriceCeiling, Programme
 
+PARIS = ZoneInfo("Europe/Paris")
+CENT = Decimal("0.01")
 CATEGORIES = ("doctor", "tranche_a", "tranche_b", "tranche_c", "tranche_d", "tranche_e")
 # Typed again from SPEC §8 on purpose (not imported from the migration): columns TTC 20 %, TTC 8.5 %, HT.
 PUBLISHED = {
@@ -57,14 +61,29 @@ def test_every_published_ceiling_cell(prestation, category, vat_regime, amount):
 
 @pytest.mark.django_db
 def test_the_tables_hold_exactly_the_54_published_cells():
-    assert PriceCeiling.objects.filter(programme__code="MDV-LGC-Va2").count() == len(CELLS) == 54
+    stored = PriceCeiling.objects.filter(programme__code="MDV-LGC-Va2").values_list(
+        "prestation", "category", "vat_regime"
+    )
+
+    assert len(CELLS) == 54
+    assert sorted(stored) == sorted(cell[:3] for cell in CELLS)
 
 
-@pytest.mark.parametrize(("prestation", "rows"), PUBLISHED.items())
-def test_the_ht_column_is_the_ttc_20_column_without_vat(prestation, rows):
-    # Guards a typo in the typed tables: HT × 1.2 = TTC 20 % to the cent (the published HT are rounded).
-    for ttc_20, _ttc_8_5, ht in rows:
-        assert abs(Decimal(ht) * Decimal("1.2") - Decimal(ttc_20)) <= Decimal("0.01")
+ROWS = [
+    (prestation, category, *map(Decimal, row))
+    for prestation, rows in PUBLISHED.items()
+    for category, row in zip(CATEGORIES, rows, strict=True)
+]
+
+
+@pytest.mark.parametrize(
+    ("prestation", "category", "ttc_20", "ttc_8_5", "ht"), ROWS, ids=[f"{row[0]}-{row[1]}" for row in ROWS]
+)
+def test_the_ttc_columns_are_the_ht_column_with_vat(prestation, category, ttc_20, ttc_8_5, ht):
+    # Guards a typo in the typed tables. Every published pair holds to the cent, half-up: HT × 1.2 = TTC 20 % and
+    # HT × 1.085 = TTC 8.5 % (the published HT are themselves rounded, e.g. 104.17 × 1.2 = 125.004 → 125.00).
+    assert (ht * Decimal("1.2")).quantize(CENT, ROUND_HALF_UP) == ttc_20
+    assert (ht * Decimal("1.085")).quantize(CENT, ROUND_HALF_UP) == ttc_8_5
 
 
 @pytest.mark.django_db
@@ -78,9 +97,14 @@ def test_programme_dates_are_noon_in_paris():
         "date_5": datetime(2027, 7, 13, 10, tzinfo=UTC),
         "date_6": datetime(2027, 10, 13, 10, tzinfo=UTC),
     }
+    dates = {name: getattr(programme, name) for name in expected}
 
-    assert {name: getattr(programme, name) for name in expected} == expected
+    assert all(timezone.is_aware(value) for value in dates.values())
+    assert dates == expected
+    assert all(value.astimezone(PARIS).time() == time(12) for value in dates.values())
+    assert list(dates.values()) == sorted(dates.values()) and len(set(dates.values())) == len(dates)
     assert programme.date_0 is None  # not given by the AF: set by an administrator once the arrêté is published
+    assert programme.couloir == "LGC"
     assert programme.advance_rate == Decimal("0.40")
     assert programme.pilot_size == 5
     assert programme.pre_order_window_days == 120
