@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
+from monitoring.selectors import provider_deadlines
 from orders import rules, services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState
@@ -66,16 +67,20 @@ def reminder_offset(due_day: date, today: date, offsets: Iterable[int]) -> str |
 
 @dataclass
 class DueReminder:
-    order: Order
+    order: Order | None
     deadline: rules.Deadline
     offset: str
+    subject: str = ""  # what a provider-level deadline concerns (the provider, a solution)
 
     def key(self, recipient: str) -> str:
         due = rules.paris_date(self.deadline.due_at).isoformat()
-        return f"{self.deadline.code}:{self.order.pk}:{due}:{self.offset}:{recipient}"[:200]
+        about = self.order.pk if self.order else self.subject
+        return f"{self.deadline.code}:{about}:{due}:{self.offset}:{recipient}"[:200]
 
     @property
     def amount_at_stake(self) -> Decimal:
+        if self.order is None:
+            return Decimal("0")
         return self.order.principal_amount + self.order.secondary_amount
 
 
@@ -101,10 +106,12 @@ def staff_by_role() -> dict[str, list[Any]]:
     return {role: list(users.filter(groups__name=group).order_by("pk")) for role, group in GROUP_OF_ROLE.items()}
 
 
-def staff_recipients(order: Order, deadline: rules.Deadline, offset: str, staff: dict[str, list[Any]]) -> set[Any]:
+def staff_recipients(
+    order: Order | None, deadline: rules.Deadline, offset: str, staff: dict[str, list[Any]]
+) -> set[Any]:
     """Who must act (SPEC §10); the salesperson follows his clients' actions; overdue escalates to finance/admin."""
     recipients: set[Any] = set()
-    if deadline.actor in {"client", "sales"} and order.salesperson and order.salesperson.email:
+    if deadline.actor in {"client", "sales"} and order and order.salesperson and order.salesperson.email:
         recipients.add(order.salesperson)
     elif deadline.actor in GROUP_OF_ROLE:
         recipients.update(staff[deadline.actor])
@@ -228,6 +235,16 @@ def due_reminders(now: datetime, summary: ScanSummary) -> list[DueReminder]:
             )
             if offset is not None:
                 due.append(DueReminder(order, deadline, offset))
+    for subject, deadline in provider_deadlines(now):
+        if deadline.status == rules.MET:
+            continue
+        offset = (
+            OVERDUE
+            if deadline.status == rules.OVERDUE
+            else reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
+        )
+        if offset is not None:
+            due.append(DueReminder(None, deadline, offset, subject=subject))
     return due
 
 
@@ -245,7 +262,8 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
     for reminder in due:
         for user in staff_recipients(reminder.order, reminder.deadline, reminder.offset, staff):
             per_staff[user].append(reminder)
-        if reminder.deadline.code in CLIENT_TEMPLATES and reminder.offset != OVERDUE and _client_email(reminder.order):
+        client_action = reminder.order is not None and reminder.deadline.code in CLIENT_TEMPLATES
+        if client_action and reminder.offset != OVERDUE and _client_email(reminder.order):
             per_client.append((_client_email(reminder.order), reminder))
     candidate_keys = [r.key(f"user:{user.pk}") for user, items in per_staff.items() for r in items]
     candidate_keys += [reminder.key(email) for email, reminder in per_client]
@@ -327,6 +345,13 @@ def digest_groups(items: list[DueReminder]) -> list[dict[str, Any]]:
                         "client": member.order.client.name,
                         "amount": member.amount_at_stake,
                         "url": settings.SITE_URL + reverse("admin:orders_order_change", args=[member.order.pk]),
+                    }
+                    if member.order is not None
+                    else {
+                        "number": "Fournisseur",
+                        "client": member.subject,
+                        "amount": Decimal("0"),
+                        "url": settings.SITE_URL + reverse("deadline_calendar"),
                     }
                     for member in members
                 ],

@@ -11,7 +11,7 @@ from django.db.models import Max
 
 from monitoring.models import WorkerHeartbeat
 from orders import rules
-from orders.models import Order, Programme, Provider
+from orders.models import Order, Solution
 from orders.selectors import SETTLED_STATES
 from segur_portal.celery import app as celery_app
 
@@ -94,10 +94,10 @@ def deadline_calendar(
                 day = rules.paris_date(deadline.due_at)
                 by_day.setdefault(day, CalendarDay(day)).items.append(item)
     if not salesperson_id and not state:
-        for provider, deadline in provider_deadlines(now):
+        for label, deadline in provider_deadlines(now):
             if deadline.status == rules.MET or (code and deadline.code != code) or deadline.due_at > horizon:
                 continue
-            item = {"order": None, "provider": provider, "deadline": deadline, "amount": Decimal("0")}
+            item = {"order": None, "label": label, "deadline": deadline, "amount": Decimal("0")}
             if deadline.status == rules.OVERDUE:
                 overdue.items.append(item)
             else:
@@ -107,21 +107,26 @@ def deadline_calendar(
     return overdue, [by_day[day] for day in sorted(by_day)]
 
 
-def provider_deadlines(now: datetime) -> list[tuple[Provider, rules.Deadline]]:
-    """Provider-level deadlines per programme (one aggregate query): the satisfaction report after the last VA."""
-    rows = (
-        Order.objects.filter(va_signed_at__isnull=False)
+def provider_deadlines(now: datetime) -> list[tuple[str, rules.Deadline]]:
+    """Deadlines of the provider and its solutions (SPEC §5, §10), each with what it concerns (a few queries)."""
+    last_vas = {
+        (row["programme_id"], row["solution__provider_id"]): row["last_va_at"]
+        for row in Order.objects.filter(va_signed_at__isnull=False)
         .values("programme_id", "solution__provider_id")
         .annotate(last_va_at=Max("va_signed_at"))
-    )
-    providers = {provider.pk: provider for provider in Provider.objects.all()}
-    programmes = {programme.pk: programme for programme in Programme.objects.all()}
-    result = []
-    for row in rows:
-        provider = providers[row["solution__provider_id"]]
-        programme = programmes[row["programme_id"]]
+    }
+    result: list[tuple[str, rules.Deadline]] = []
+    for solution in Solution.objects.select_related("programme", "provider").order_by("pk"):
+        for deadline in rules.solution_deadlines(programme=solution.programme, solution=solution, now=now):
+            result.append((f"{solution.provider.name} — {solution}", deadline))
+    seen: set[tuple[int, int]] = set()
+    for solution in Solution.objects.select_related("programme", "provider").order_by("pk"):
+        key = (solution.programme_id, solution.provider_id)
+        if key in seen:
+            continue
+        seen.add(key)
         for deadline in rules.provider_deadlines(
-            programme=programme, provider=provider, last_va_at=row["last_va_at"], now=now
+            programme=solution.programme, provider=solution.provider, last_va_at=last_vas.get(key), now=now
         ):
-            result.append((provider, deadline))
+            result.append((solution.provider.name, deadline))
     return result

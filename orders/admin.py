@@ -478,7 +478,8 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
             "advance_split": euros(order.advance_amount or advance_amount),
             "balance_split": euros(order.balance_amount or balance_amount),
             "checklist": checklist,
-            "can_edit_checklist": request.user.has_perm("orders.record_installation") and order.state == "advance_paid",
+            "can_edit_checklist": request.user.has_perm("orders.record_installation")
+            and order.state in services.CHECKLIST_EDITABLE_STATES,
             "can_edit_terms": order.state == "draft" and request.user.has_perm("orders.change_order"),
             "documents": order.documents.order_by("kind", "-version"),
             "invoices": order.invoices.select_related("credited_invoice").order_by("issued_at", "pk"),
@@ -559,8 +560,12 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
         if request.method != "POST" or not request.user.has_perm("orders.record_installation"):
             raise PermissionDenied
         done = {code: f"item_{code}" in request.POST for code, _label in rules.checklist_items_for(order.client)}
-        services.order_update_checklist(order_id=order.pk, done=done, acting_user=request.user)
-        messages.success(request, "Liste de déploiement enregistrée.")
+        try:
+            services.order_update_checklist(order_id=order.pk, done=done, acting_user=request.user)
+        except BusinessRuleError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Liste de déploiement enregistrée.")
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
     def generate_document_view(self, request: HttpRequest, order_id: int) -> HttpResponse:

@@ -915,6 +915,32 @@ def provider_deadlines(
     ]
 
 
+def solution_deadlines(*, programme: "Programme", solution: "Solution", now: datetime) -> list[Deadline]:
+    """Deadlines of a solution in its programme (AF §II, §6.3): the complete proof dossier at the ANS by Date 2,
+    and the pilot (5 PVs) validated by the ANS, without which no balance can be requested before Date 6."""
+    dossier_at = solution.complete_dossier_submitted_at
+    return [
+        _deadline(
+            "COMPLETE_DOSSIER",
+            programme.date_2,
+            "admin",
+            f"Déposer à l'ANS le dossier complet de preuves de {solution}",
+            "AF §II, §4.3",
+            dossier_at if dossier_at and dossier_at <= programme.date_2 else None,
+            now,
+        ),
+        _deadline(
+            "PILOT_VALIDATION",
+            programme.date_6,
+            "deployment",
+            f"Faire valider par l'ANS le périmètre pilote de {solution} (5 PV et supports de formation)",
+            "AF §6.3",
+            solution.pilot_validated_at,
+            now,
+        ),
+    ]
+
+
 def next_deadline(order: "Order", now: datetime) -> Deadline | None:
     """The earliest deadline not yet met (overdue ones first, since they are earlier)."""
     return next((deadline for deadline in order_deadlines(order, now) if deadline.status != MET), None)

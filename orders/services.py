@@ -250,6 +250,10 @@ def order_update_terms(
     return order
 
 
+# The checklist records the deployment under way; once installed it is the proof of what was done (AF §3).
+CHECKLIST_EDITABLE_STATES = {"firm", "advance_requested", "advance_paid"}
+
+
 def order_update_checklist(*, order_id: int, done: dict[str, bool], acting_user: User) -> Order:
     """Tick or untick deployment checklist items (SPEC §3); each change is logged with its date."""
     known = {code for code, _label in rules.DEPLOYMENT_CHECKLIST}
@@ -262,6 +266,13 @@ def order_update_checklist(*, order_id: int, done: dict[str, bool], acting_user:
         )
     with transaction.atomic():
         order = _locked(order_id)
+        if order.state not in CHECKLIST_EDITABLE_STATES:
+            raise BusinessRuleError.single(
+                "CHECKLIST_CLOSED",
+                f"La liste de déploiement ne se modifie plus à l'état « {_state_label(order.state)} » : elle prouve "
+                "la prestation réalisée (AF §3).",
+                "AF §3",
+            )
         checklist = dict(order.deployment_checklist)
         today = rules.paris_date(timezone.now()).isoformat()
         changes = {}

@@ -270,16 +270,32 @@ def test_the_satisfaction_report_is_due_18_months_after_the_last_va_and_shows_in
         advance(make_order(solution=solution), "va_signed")  # both VAs on 16/10/2026 (factory dates)
         advance(make_order(solution=solution), "va_signed")
 
-    ((provider, deadline),) = provider_deadlines(paris(2026, 11, 23, 10))
+    by_code = {deadline.code: (label, deadline) for label, deadline in provider_deadlines(paris(2026, 11, 23, 10))}
+    label, deadline = by_code["SATISFACTION_REPORT"]
+    provider = solution.provider
     with time_machine.travel(paris(2028, 4, 17, 10), tick=False):
         client.force_login(team["admin"])
         calendar = client.get(reverse("deadline_calendar")).content.decode()
 
     assert (deadline.code, deadline.actor, deadline.due_at) == ("SATISFACTION_REPORT", "admin", paris(2028, 4, 16))
-    assert "bilan agrégé des questionnaires de satisfaction" in calendar and provider.name in calendar
+    assert "bilan agrégé des questionnaires de satisfaction" in calendar and label in calendar
+    assert by_code["COMPLETE_DOSSIER"][1].status == "met" and by_code["PILOT_VALIDATION"][1].status == "met"
     provider.satisfaction_report_sent_on = date(2028, 3, 1)
     provider.save()
-    assert provider_deadlines(paris(2026, 11, 23, 10))[0][1].status == "met"
+    statuses = {deadline.code: deadline.status for _label, deadline in provider_deadlines(paris(2026, 11, 23, 10))}
+    assert statuses["SATISFACTION_REPORT"] == "met"
+
+
+@pytest.mark.django_db
+def test_solution_deadlines_reach_the_admin_and_deployment_digests(team):
+    deployment = make_user("tech", "Déploiement", email="tech@logimed.example")
+    make_solution(pilot_validated_at=None)
+
+    scan_at(paris(2027, 9, 29, 7))  # Date 6 (13/10/2027) in 14 days: the pilot is still not validated
+
+    digest = OutboxEmail.objects.get(kind="staff_digest", to=deployment.email)
+    assert "Faire valider par l'ANS le périmètre pilote" in digest.body_text
+    assert ReminderDispatch.objects.filter(deadline_code="PILOT_VALIDATION", offset="14", order=None).exists()
 
 
 @pytest.mark.django_db

@@ -691,3 +691,14 @@ def test_balance_request_without_the_principal_invoice_is_refused():
 
     assert codes == ["INVOICE_MISSING"]
     assert "AF §6.4" in message
+
+
+def test_the_checklist_is_frozen_once_the_installation_is_recorded():
+    order = advance(make_order(), "installed")
+
+    with pytest.raises(BusinessRuleError) as error:
+        services.order_update_checklist(order_id=order.pk, done={"installation": False}, acting_user=None)
+
+    assert error.value.codes == ["CHECKLIST_CLOSED"]
+    order.refresh_from_db()
+    assert order.deployment_checklist.get("installation")
