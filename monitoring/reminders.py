@@ -29,7 +29,7 @@ from orders import rules, services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
-from orders.selectors import SETTLED_STATES
+from orders.selectors import with_open_deadlines
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def due_reminders(now: datetime, summary: ScanSummary) -> list[DueReminder]:
     today, offsets = rules.paris_date(now), reminder_offsets()
     due = []
     orders = (
-        Order.objects.exclude(state__in=SETTLED_STATES)
+        with_open_deadlines(Order.objects.all())
         .select_related("programme", "solution", "client", "salesperson")
         .order_by("pk")
     )

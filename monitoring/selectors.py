@@ -12,7 +12,7 @@ from django.db.models import Max
 from monitoring.models import WorkerHeartbeat
 from orders import rules
 from orders.models import Order, Solution
-from orders.selectors import SETTLED_STATES
+from orders.selectors import with_open_deadlines
 from segur_portal.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ def deadline_calendar(
 ) -> tuple[CalendarDay, list[CalendarDay]]:
     """Open deadlines of the next ``days`` days by day, and the overdue ones apart (one streamed query)."""
     horizon = now + timedelta(days=days)
-    orders = Order.objects.exclude(state__in=SETTLED_STATES).select_related(
-        "programme", "solution", "client", "salesperson"
-    )
+    orders = with_open_deadlines(Order.objects.all()).select_related("programme", "solution", "client", "salesperson")
     if salesperson_id:
         orders = orders.filter(salesperson_id=salesperson_id)
     if state:

@@ -2,13 +2,20 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from orders import rules
 from orders.models import Order, OrderState
 
-# Orders whose deadlines are all behind them (nothing left to do for the programme).
+# Orders whose programme deadlines are all behind them; a portability request still open keeps one (AF §4.4).
 SETTLED_STATES = [OrderState.LAPSED, OrderState.REIMBURSED, OrderState.CLOSED, OrderState.CANCELLED]
+
+
+def with_open_deadlines(queryset: QuerySet[Order]) -> QuerySet[Order]:
+    """Orders that may still have a deadline (the one place that decides which orders the scans skip)."""
+    open_portability = Q(portability_requested_at__isnull=False, portability_delivered_at__isnull=True)
+    return queryset.exclude(Q(state__in=SETTLED_STATES) & ~open_portability)
+
 
 DEADLINE_WINDOWS: dict[str, tuple[str, int | None]] = {
     "overdue": ("En retard", None),
@@ -32,7 +39,7 @@ def order_ids_with_next_deadline_in_window(queryset: QuerySet[Order], window: st
     _label, days = DEADLINE_WINDOWS[window]
     horizon = now + timedelta(days=days) if days is not None else None
     ids = []
-    rows = queryset.exclude(state__in=SETTLED_STATES).select_related("programme", "solution", "client")
+    rows = with_open_deadlines(queryset).select_related("programme", "solution", "client")
     for order in rows.iterator(chunk_size=2000):
         deadline = rules.next_deadline(order, now)
         if deadline is None:

@@ -345,3 +345,20 @@ def test_nothing_is_lost_while_the_smtp_server_is_down_and_it_all_leaves_when_it
     assert once_back == {"sent": 2, "failed": 0}
     assert len(server.messages) == 2
     assert any(b"vente@logimed.example" in message for message in server.messages)
+
+
+@pytest.mark.django_db
+def test_a_settled_order_with_an_open_portability_request_keeps_its_deadline():
+    from orders.models import Order
+    from orders.selectors import with_open_deadlines
+
+    order = make_order()
+    Order.objects.filter(pk=order.pk).update(state="closed", portability_requested_at=paris(2028, 1, 10))
+    delivered = make_order()
+    Order.objects.filter(pk=delivered.pk).update(
+        state="closed", portability_requested_at=paris(2028, 1, 10), portability_delivered_at=paris(2028, 1, 12)
+    )
+    cancelled = make_order()
+    Order.objects.filter(pk=cancelled.pk).update(state="cancelled")
+
+    assert list(with_open_deadlines(Order.objects.all())) == [order]
