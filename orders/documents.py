@@ -18,7 +18,7 @@ from django.db.models import F, Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from orders import rules
+from orders import rules, services
 from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
 from orders.models import Document, DocumentBatch, DocumentKind, Order
 
@@ -162,6 +162,7 @@ TEMPLATES = {
     DocumentKind.VA: "documents/va.html",
     DocumentKind.PILOT_PV: "documents/pilot_pv.html",
     DocumentKind.COMPLETION_ATTESTATION: "documents/completion_attestation.html",
+    DocumentKind.MONITORING_JOURNAL: "documents/monitoring_journal.html",
 }
 # AF §4.4: the key functions the client attests in the VA.
 VA_KEY_FUNCTIONS = (
@@ -202,6 +203,14 @@ def applicability_violations(order: Order, kind: str) -> list[RuleViolation]:
                 "AF §4.4",
             )
         ]
+    if kind == DocumentKind.MONITORING_JOURNAL and order.va_signed_at is None:
+        return [
+            RuleViolation(
+                "DOCUMENT_TOO_EARLY",
+                "Le journal de monitoring commence le mois suivant la signature de la VA (AF §4.5).",
+                "AF §4.5",
+            )
+        ]
     if kind == DocumentKind.PILOT_PV and not order.is_pilot:
         return [
             RuleViolation("NOT_A_PILOT_ORDER", "Cette commande n'est pas du périmètre pilote (AF §6.3).", "AF §6.3")
@@ -226,6 +235,12 @@ def document_generate(*, order_id: int, kind: str, acting_user: Any) -> Document
             ]
         )
     context = order_form_context(order)
+    if kind == DocumentKind.MONITORING_JOURNAL:
+        context.update(
+            monitoring_months=list(order.monitoring_months.order_by("month")),
+            secondary_start=rules.secondary_start(order),
+            perf_window=services.perf_window_for(order),
+        )
     pdf = render_pdf(render_to_string(TEMPLATES[DocumentKind(kind)], context))
     document = document_store(
         order=order,

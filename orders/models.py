@@ -529,6 +529,7 @@ class DocumentKind(models.TextChoices):
     VA = "va", _("Vérification d'Aptitude")
     PILOT_PV = "pilot_pv", _("PV d'installation pilote")
     COMPLETION_ATTESTATION = "completion_attestation", _("Attestation de fin de Prestation principale")
+    MONITORING_JOURNAL = "monitoring_journal", _("Journal de monitoring")
 
 
 class InvoiceKind(models.TextChoices):

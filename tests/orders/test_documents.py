@@ -196,3 +196,42 @@ def test_the_admin_bulk_action_queues_a_batch(client, django_capture_on_commit_c
     assert batch.total == 2 and batch.status == DocumentBatch.QUEUED
     assert len(callbacks) == 1  # the worker task is queued once the batch is committed
     assert "suivre l'avancement" in response.content.decode()
+
+
+@pytest.mark.parametrize("client_kind", ["doctor", "msp", "cds"])
+@pytest.mark.parametrize(
+    ("kind", "state", "title"),
+    [
+        ("order_form", "draft", "Bon de commande"),
+        ("order_form", "firm", "Bon de commande"),
+        ("va", "installed", "Vérification d'Aptitude"),
+        ("completion_attestation", "va_signed", "Attestation de fin de Prestation principale"),
+        ("monitoring_journal", "balance_paid", "Journal de monitoring"),
+    ],
+)
+def test_each_document_renders_for_each_client_kind_where_it_applies(client_kind, kind, state, title):
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        client = make_doctor() if client_kind == "doctor" else make_structure(kind=client_kind, tranche="B")
+        order = advance(make_order(client=client), state)
+
+        text = pdf_text(document_generate(order_id=order.pk, kind=kind, acting_user=None))
+
+    assert title in text and order.number in text and client.name in text
+
+
+def test_the_monitoring_journal_lists_the_months_and_the_perf_reached():
+    from monitoring.services import MonthReport, monitoring_record_months
+    from orders import rules
+
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        order = advance(make_order(), "balance_paid")
+        start = rules.secondary_start(order)
+        reports = [MonthReport(rules.add_months(start, i), 20, 13, 90, 70, 8) for i in range(6)]
+        monitoring_record_months(order=order, reports=reports)
+        before_va = make_order()
+
+        text = pdf_text(document_generate(order_id=order.pk, kind="monitoring_journal", acting_user=None))
+        with pytest.raises(BusinessRuleError):
+            document_generate(order_id=before_va.pk, kind="monitoring_journal", acting_user=None)
+
+    assert "PERF = 1" in text and "Dt = 120, Dm = 78" in text and f"{start:%m/%Y}" in text
