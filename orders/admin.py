@@ -260,6 +260,8 @@ def action_form_class(action: services.OrderAction) -> type[forms.Form]:
             fields[spec.name] = forms.SplitDateTimeField(
                 label=spec.label, required=spec.required, widget=AdminSplitDateTime, initial=timezone.now
             )
+        elif spec.kind == "file":
+            fields[spec.name] = forms.FileField(label=spec.label, required=spec.required)
         elif spec.kind == "choice":
             fields[spec.name] = forms.ChoiceField(label=spec.label, required=spec.required, choices=spec.choices)
         else:
@@ -534,7 +536,7 @@ class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
         action = services.ACTIONS.get(action_name)
         if action is None:
             raise PermissionDenied
-        form = action_form_class(action)(request.POST or None)
+        form = action_form_class(action)(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             params = {name: value for name, value in form.cleaned_data.items() if value not in (None, "")}
             try:

@@ -96,14 +96,19 @@ def package_files(order: Order, request: str) -> dict[str, bytes]:
     missing: list[str] = []
     wanted: list[tuple[str, Document | None, str]] = []
     if request == "advance":
-        wanted.append(("bon_de_commande.pdf", _latest_document(order, DocumentKind.ORDER_FORM), "bon de commande"))
+        signed = _latest_document(order, DocumentKind.SIGNED_ORDER_FORM)
+        if signed is not None:
+            wanted.append(("bon_de_commande_signe.pdf", signed, "bon de commande signé"))
+        else:
+            wanted.append(("bon_de_commande.pdf", _latest_document(order, DocumentKind.ORDER_FORM), "bon de commande"))
     if request in {"balance", "secondary"}:
         kind = "principal" if request == "balance" else "secondary"
         invoice = order.invoices.filter(kind=kind, credit_note__isnull=True).order_by("-sequence").first()
         document = _latest_document(order, DocumentKind.INVOICE, invoice) if invoice else None
         wanted.append((f"facture_{invoice.number if invoice else kind}.pdf", document, f"facture ({kind})"))
     if request == "balance":
-        wanted.append(("verification_aptitude.pdf", _latest_document(order, DocumentKind.VA), "VA"))
+        va = _latest_document(order, DocumentKind.SIGNED_VA) or _latest_document(order, DocumentKind.VA)
+        wanted.append(("verification_aptitude.pdf", va, "VA"))
     for filename, document, label in wanted:
         if document is None:
             missing.append(label)

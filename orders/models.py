@@ -530,6 +530,9 @@ class DocumentKind(models.TextChoices):
     PILOT_PV = "pilot_pv", _("PV d'installation pilote")
     COMPLETION_ATTESTATION = "completion_attestation", _("Attestation de fin de Prestation principale")
     MONITORING_JOURNAL = "monitoring_journal", _("Journal de monitoring")
+    SIGNED_ORDER_FORM = "signed_order_form", _("Bon de commande signé")
+    SIGNED_PILOT_PV = "signed_pilot_pv", _("PV d'installation pilote signé")
+    SIGNED_VA = "signed_va", _("VA signée")
 
 
 class InvoiceKind(models.TextChoices):

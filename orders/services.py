@@ -341,6 +341,9 @@ RETURN_KIND = ParamSpec(
     choices=(("to_complete", "Demande à compléter ou modifier"), ("rejected", "Demande rejetée")),
 )
 REASON = ParamSpec("reason", "Motif", "text")
+SIGNED_DOCUMENT = ParamSpec("signed_document", "Document signé (PDF)", "file", required=False)
+# The signed copy attached to a signature is kept as evidence, never replaced (AF §4.3, §6.3, §6.4).
+SIGNED_DOCUMENT_KINDS = {"sign": "signed_order_form", "sign_pilot_pv": "signed_pilot_pv", "sign_va": "signed_va"}
 
 
 def _sign_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
@@ -710,6 +713,7 @@ ACTIONS: dict[str, OrderAction] = {
                     choices=tuple((method.value, str(method.label)) for method in SignatureMethod),
                 ),
                 ParamSpec("signatory_name", "Signataire", "text"),
+                SIGNED_DOCUMENT,
             ),
             guard=_sign_guard,
             apply=_sign_apply,
@@ -764,7 +768,7 @@ ACTIONS: dict[str, OrderAction] = {
             "sign_pilot_pv",
             "Enregistrer le PV d'installation pilote",
             "sign_pilot_pv",
-            params=(ParamSpec("signed_at", "Signé le", "datetime"),),
+            params=(ParamSpec("signed_at", "Signé le", "datetime"), SIGNED_DOCUMENT),
             guard=_pilot_pv_guard,
             apply=_pilot_pv_apply,
         ),
@@ -772,7 +776,7 @@ ACTIONS: dict[str, OrderAction] = {
             "sign_va",
             "Enregistrer la VA signée",
             "sign_va",
-            params=(ParamSpec("signed_at", "Signée le", "datetime"),),
+            params=(ParamSpec("signed_at", "Signée le", "datetime"), SIGNED_DOCUMENT),
             guard=_va_guard,
             apply=_va_apply,
         ),
@@ -975,11 +979,22 @@ def perform(
     """
     action = ACTIONS[action_name]
     params = dict(params or {})
+    upload = params.pop("signed_document", None)
+    signed_pdf = upload.read() if upload is not None else None
     now = now or timezone.now()
     with transaction.atomic():
         order = _locked(order_id)
         from_state = order.state
         violations = action_violations(order, action, params, acting_user, now)
+        if signed_pdf is not None and not signed_pdf.startswith(b"%PDF"):
+            violations.append(
+                RuleViolation(
+                    "SIGNED_DOCUMENT_NOT_PDF",
+                    f"Le document signé « {upload.name} » n'est pas un PDF.",
+                    "AF §4.3",
+                    field="signed_document",
+                )
+            )
         if violations:
             event_record(
                 order=order,
@@ -999,6 +1014,18 @@ def perform(
                 order.save()
             except ConcurrentTransition as exc:  # only when the lock was not taken (SQLite): same message as above
                 raise BusinessRuleError([_state_violation(order, action)]) from exc
+            if signed_pdf is not None and action_name in SIGNED_DOCUMENT_KINDS:
+                from orders.documents import document_store
+
+                evidence = document_store(
+                    order=order,
+                    kind=SIGNED_DOCUMENT_KINDS[action_name],
+                    pdf=signed_pdf,
+                    snapshot={"uploaded_as": upload.name, "action": action_name},
+                    acting_user=acting_user,
+                    filename=f"{order.number}-{SIGNED_DOCUMENT_KINDS[action_name]}",
+                )
+                params["signed_document"] = {"document_id": evidence.pk, "sha256": evidence.sha256, "name": upload.name}
             event_record(
                 order=order,
                 acting_user=acting_user,

@@ -235,3 +235,82 @@ def test_the_monitoring_journal_lists_the_months_and_the_perf_reached():
             document_generate(order_id=before_va.pk, kind="monitoring_journal", acting_user=None)
 
     assert "PERF = 1" in text and "Dt = 120, Dm = 78" in text and f"{start:%m/%Y}" in text
+
+
+def test_a_signed_copy_attached_to_a_signature_is_kept_and_goes_into_the_asp_package():
+    import hashlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from orders import asp_packages, services
+    from orders.models import OrderEvent
+
+    signed_pdf = b"%PDF-1.7 signed by the client"
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        order = make_order()
+        order = services.perform(
+            "sign",
+            order_id=order.pk,
+            acting_user=None,
+            params={
+                "signed_at": paris(2026, 11, 20),
+                "signature_method": "handwritten",
+                "signatory_name": "Dr M",
+                "signed_document": SimpleUploadedFile("bc-signe.pdf", signed_pdf, "application/pdf"),
+            },
+        )
+        services.perform(
+            "file_advance", order_id=order.pk, acting_user=None, params={"received_at": paris(2026, 11, 21)}
+        )
+
+    evidence = Document.objects.get(order=order, kind="signed_order_form")
+    assert evidence.sha256 == hashlib.sha256(signed_pdf).hexdigest()
+    event = OrderEvent.objects.get(order=order, action="sign")
+    assert event.payload["signed_document"]["sha256"] == evidence.sha256
+    files = asp_packages.package_files(order, "advance")
+    assert files["bon_de_commande_signe.pdf"] == signed_pdf
+
+
+def test_a_signed_copy_that_is_not_a_pdf_is_refused_and_nothing_changes():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from orders import services
+
+    order = make_order()
+    with pytest.raises(BusinessRuleError) as error:
+        services.perform(
+            "sign",
+            order_id=order.pk,
+            acting_user=None,
+            params={
+                "signed_at": paris(2026, 11, 20),
+                "signature_method": "handwritten",
+                "signed_document": SimpleUploadedFile("scan.jpg", b"\xff\xd8\xff", "image/jpeg"),
+            },
+            now=paris(2026, 11, 23, 10),
+        )
+
+    assert error.value.codes == ["SIGNED_DOCUMENT_NOT_PDF"]
+    order.refresh_from_db()
+    assert order.state == "draft" and not Document.objects.exists()
+
+
+def test_the_admin_signature_form_takes_the_signed_copy(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(make_user("root", is_superuser=True))
+    order = make_order()
+
+    response = client.post(
+        reverse("admin:orders_order_action", args=[order.pk, "sign"]),
+        {
+            "signed_at_0": "20/11/2026",
+            "signed_at_1": "10:00",
+            "signature_method": "psc",
+            "signatory_name": "Dr M",
+            "signed_document": SimpleUploadedFile("bc.pdf", b"%PDF-1.4 test", "application/pdf"),
+        },
+    )
+
+    assert response.status_code == 302
+    assert Document.objects.filter(order=order, kind="signed_order_form").exists()
