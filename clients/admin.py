@@ -13,18 +13,69 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from import_export.admin import ImportExportModelAdmin
+from import_export.results import Result, RowResult
 
 from clients import services
 from clients.models import Client, ContactPerson, ReferenceBase, ReferenceEntry
-from clients.resources import DoctorResource, StructureResource
+from clients.resources import DoctorResource, StructureResource, file_line
 from orders.exceptions import BusinessRuleError
 
 SESSION_KEY = "reference_base_import"
 PREVIEW_ROWS = 10
+LISTED_ERRORS = 20
+FINESS_LENGTH = 9
+
+
+def import_error_lines(result: Result) -> list[str]:
+    """Every reason an import was refused, one line each, numbered as in the file (header = line 1)."""
+    lines = [str(error.error) for error in result.base_errors]
+    for _index, errors in result.row_errors():
+        lines += [f"Ligne {file_line(error.number)} : {error.error}" for error in errors]
+    for invalid in result.invalid_rows:
+        for column, column_messages in invalid.error_dict.items():
+            where = f"Ligne {file_line(invalid.number)}" + ("" if column == "__all__" else f", colonne « {column} »")
+            lines += [f"{where} : {message}" for message in column_messages]
+    return lines
+
+
+class AllOrNothingImportAdminMixin:
+    """The import → preview → confirm flow of django-import-export, all or nothing, in French.
+
+    The resources roll the whole file back on any refused row (``AllOrNothingResourceMixin``); this mixin makes the
+    confirm step say so instead of announcing a success, and numbers the preview's lines as in the file.
+    """
+
+    import_template_name = "admin/clients/import_all_or_nothing.html"
+
+    def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
+        if not (result.has_errors() or result.has_validation_errors()):
+            return super().process_result(result, request)  # type: ignore[misc]
+        lines = import_error_lines(result)
+        hidden = len(lines) - LISTED_ERRORS
+        listed = " ; ".join(lines[:LISTED_ERRORS]) + (f" ; … et {hidden} autre(s)" if hidden > 0 else "")
+        messages.error(request, f"Import refusé, rien n'a été importé : {listed}")
+        app_label, model_name = self.get_model_info()  # type: ignore[attr-defined]
+        return HttpResponseRedirect(reverse(f"admin:{app_label}_{model_name}_import"))
+
+    def add_success_message(self, result: Result, request: HttpRequest) -> None:
+        totals = result.totals
+        messages.success(
+            request,
+            f"Import terminé : {totals[RowResult.IMPORT_TYPE_NEW]} création(s), "
+            f"{totals[RowResult.IMPORT_TYPE_UPDATE]} mise(s) à jour, "
+            f"{totals[RowResult.IMPORT_TYPE_SKIP]} ligne(s) inchangée(s).",
+        )
 
 
 class ClientForm(forms.ModelForm):
+    """Checked by the domain rules (``clients.services.client_violations``): each refusal on its own field."""
+
+    # Wider than the 11 / 9 stored characters: people type identifiers with spaces, which the rules normalise.
+    rpps = forms.CharField(label=_("RPPS"), max_length=32, required=False, empty_value=None)
+    finess = forms.CharField(label=_("FINESS géographique"), max_length=32, required=False, empty_value=None)
+
     class Meta:
         model = Client
         fields = (
@@ -67,10 +118,19 @@ class ContactPersonInline(admin.TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(ImportExportModelAdmin):
+class ClientAdmin(AllOrNothingImportAdminMixin, ImportExportModelAdmin):
     form = ClientForm
     resource_classes = [DoctorResource, StructureResource]
-    list_display = ("name", "kind", "identifier_display", "tranche", "staff_count", "city", "wave1_benefited")
+    list_display = (
+        "name",
+        "kind",
+        "identifier_display",
+        "tranche",
+        "staff_count",
+        "city",
+        "wave1_benefited",
+        "wave1_self_funded",
+    )
     list_filter = ("kind", "tranche", "cds_kind", "wave1_benefited", "wave1_self_funded")
     search_fields = ("name", "rpps", "finess", "email", "city")
     readonly_fields = ("tranche", "staff_count", "reference_entry")
@@ -82,7 +142,15 @@ class ClientAdmin(ImportExportModelAdmin):
         return client.identifier
 
     def save_model(self, request: HttpRequest, obj: Client, form: forms.ModelForm, change: bool) -> None:
-        services.client_save(obj)
+        """Through ``client_create`` / ``client_update``: the rules again, then the tranche of the Base de référence."""
+        data = services.client_data(obj)
+        if change:
+            services.client_update(client=obj, **data)
+            return
+        created = services.client_create(**data)
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser and (obj is None or not obj.orders.exists())
@@ -110,24 +178,52 @@ class ReferenceUploadForm(forms.Form):
 
 
 def read_table(upload: Any) -> tuple[list[str], list[list[Any]]]:
+    """The header and rows of an uploaded CSV (UTF-8 or Windows-1252, ``;`` or ``,``) or XLSX file."""
     content = upload.read()
     if upload.name.lower().endswith(".xlsx"):
         dataset = tablib.Dataset().load(content, format="xlsx")
     else:
-        text = content.decode("utf-8-sig")
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = content.decode("cp1252")  # CSV saved by Excel in French
         dataset = tablib.Dataset().load(text, format="csv", delimiter=";" if text.count(";") > text.count(",") else ",")
-    return list(dataset.headers or []), [list(row) for row in dataset]
+    headers = [str(header or "").strip().lower() for header in dataset.headers or []]
+    finess_column = headers.index("finess") if "finess" in headers else None
+    records = []
+    for record in dataset:
+        cells = list(record)
+        if finess_column is not None and finess_column < len(cells):
+            cells[finess_column] = numeric_finess_as_text(cells[finess_column])
+        records.append(cells)
+    return headers, records
+
+
+def numeric_finess_as_text(value: Any) -> Any:
+    """A spreadsheet stores a FINESS as a number and drops the leading 0 of départements 01 to 09: put it back."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).zfill(FINESS_LENGTH)
+    return value
 
 
 @admin.register(ReferenceBase)
 class ReferenceBaseAdmin(admin.ModelAdmin):
-    list_display = ("version", "published_on", "source_filename", "imported_at")
+    list_display = ("version", "published_on", "source_filename", "imported_at", "entry_count")
     readonly_fields = ("version", "published_on", "source_filename", "imported_at")
     inlines = [ReferenceEntryInline]
     change_list_template = "admin/clients/referencebase/change_list.html"
 
+    @admin.display(description=_("lignes"))
+    def entry_count(self, base: ReferenceBase) -> int:
+        return base.entries.count()
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a version is added only by the import below, all or nothing
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # an imported version is a record of what the ANS published: never edited
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -146,37 +242,56 @@ class ReferenceBaseAdmin(admin.ModelAdmin):
             return self._confirm(request)
         form = ReferenceUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            headers, records = read_table(form.cleaned_data["file"])
-            rows, errors = services.reference_rows_from_table(headers, records)
-            if not errors:
-                errors = self._dry_run(form.cleaned_data["version"], rows)
-            preview = rows[:PREVIEW_ROWS]
-            token = secrets.token_urlsafe(16)
-            if not errors:
-                request.session[SESSION_KEY] = {
-                    "token": token,
-                    "version": form.cleaned_data["version"],
-                    "published_on": form.cleaned_data["published_on"].isoformat()
-                    if form.cleaned_data["published_on"]
-                    else "",
-                    "filename": form.cleaned_data["file"].name,
-                    "rows": [[r.finess, r.tranche, r.staff_count, r.name, r.line] for r in rows],
-                }
-            context.update(
-                {
-                    "title": _("Aperçu de l'import"),
-                    "errors": errors,
-                    "preview": preview,
-                    "count": len(rows),
-                    "token": token,
-                }
-            )
-            return TemplateResponse(request, "admin/clients/referencebase/import_preview.html", context)
+            try:
+                headers, records = read_table(form.cleaned_data["file"])
+            except Exception:  # whatever tablib or the decoder chokes on, the person needs the same answer
+                form.add_error("file", _("Fichier illisible : déposez un CSV (UTF-8, « ; » ou « , ») ou un XLSX."))
+            else:
+                return self._preview(request, form, headers, records, context)
         context.update({"title": _("Importer la Base de référence ANS"), "form": form})
         return TemplateResponse(request, "admin/clients/referencebase/import.html", context)
 
+    def _preview(
+        self,
+        request: HttpRequest,
+        form: ReferenceUploadForm,
+        headers: list[str],
+        records: list[list[Any]],
+        context: dict[str, Any],
+    ) -> HttpResponse:
+        rows, errors = services.reference_rows_from_table(headers, records)
+        if not errors:
+            errors = self._dry_run(form.cleaned_data["version"], rows)
+        token = secrets.token_urlsafe(16)
+        if not errors:
+            published_on = form.cleaned_data["published_on"]
+            request.session[SESSION_KEY] = {
+                "token": token,
+                "version": form.cleaned_data["version"],
+                "published_on": published_on.isoformat() if published_on else "",
+                "filename": form.cleaned_data["file"].name,
+                "rows": [[row.finess, row.tranche, row.staff_count, row.name, row.line] for row in rows],
+            }
+        tranche_counts: dict[str, int] = {}
+        for row in rows:
+            tranche_counts[row.tranche] = tranche_counts.get(row.tranche, 0) + 1
+        context.update(
+            {
+                "title": _("Aperçu de l'import"),
+                "errors": errors,
+                "preview": rows[:PREVIEW_ROWS],
+                "count": len(rows),
+                "record_count": len(records),
+                "tranche_counts": sorted(tranche_counts.items()),
+                "version": form.cleaned_data["version"],
+                "token": token,
+            }
+        )
+        return TemplateResponse(request, "admin/clients/referencebase/import_preview.html", context)
+
     @staticmethod
     def _dry_run(version: str, rows: list[services.ReferenceRow]) -> list[Any]:
+        """Run the real import and roll it back: the preview shows exactly what the confirmation will refuse."""
         try:
             with transaction.atomic():
                 services.reference_base_import(version=version, rows=rows)
@@ -188,11 +303,11 @@ class ReferenceBaseAdmin(admin.ModelAdmin):
     def _confirm(self, request: HttpRequest) -> HttpResponse:
         pending = request.session.get(SESSION_KEY)
         if not pending or pending["token"] != request.POST.get("token"):
-            messages.error(request, "Aperçu expiré : chargez le fichier à nouveau.")
+            messages.error(request, _("Aperçu expiré : chargez le fichier à nouveau."))
             return HttpResponseRedirect(reverse("admin:clients_referencebase_import"))
         rows = [
-            services.ReferenceRow(finess=f, tranche=t, staff_count=s, name=n, line=line)
-            for f, t, s, n, line in pending["rows"]
+            services.ReferenceRow(finess=finess, tranche=tranche, staff_count=staff, name=name, line=line)
+            for finess, tranche, staff, name, line in pending["rows"]
         ]
         try:
             base = services.reference_base_import(
@@ -208,6 +323,11 @@ class ReferenceBaseAdmin(admin.ModelAdmin):
             request.session.pop(SESSION_KEY, None)
         messages.success(
             request,
-            f"Base de référence {base.version} importée : {len(rows)} lignes ; tranches des structures mises à jour.",
+            ngettext(
+                "Base de référence %(version)s importée : %(count)d ligne ; tranches des structures mises à jour.",
+                "Base de référence %(version)s importée : %(count)d lignes ; tranches des structures mises à jour.",
+                len(rows),
+            )
+            % {"version": base.version, "count": len(rows)},
         )
         return HttpResponseRedirect(reverse("admin:clients_referencebase_change", args=[base.pk]))

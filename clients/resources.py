@@ -1,9 +1,10 @@
 """django-import-export resources for clients: every row is checked by the domain rules (``clients.services``).
 
-Imports are all or nothing: with ``use_transactions`` and ``rollback_on_validation_errors`` one bad row rolls back
-the whole file, and each error names the column and the rule.
+Imports are all or nothing (``AllOrNothingResourceMixin``): one invalid row, or one row a service refuses, rolls back
+the whole file, and each error names the column and the rule. Line numbers are those of the file (header = line 1).
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,9 +12,43 @@ from import_export import fields, resources, widgets
 
 from clients import rules, services
 from clients.models import Client, ClientKind
+from orders.exceptions import BusinessRuleError, RuleViolation
 
 YES = {"oui", "o", "yes", "y", "1", "true", "vrai", "x"}
 NO = {"non", "n", "no", "0", "false", "faux", ""}
+FINESS_LENGTH = 9
+
+
+def file_line(row_number: int) -> int:
+    """django-import-export numbers data rows from 1; people read the file, whose line 1 is the header."""
+    return row_number + 1
+
+
+class AllOrNothingResourceMixin:
+    """Every import of this resource runs in one transaction, rolled back on any invalid or refused row.
+
+    Enforced here rather than left to each caller: the admin's confirm step does not ask for
+    ``rollback_on_validation_errors``, so a row refused at that step would otherwise let the other rows through.
+    """
+
+    required_columns: tuple[str, ...] = ()
+
+    def import_data(self, dataset: Any, dry_run: bool = False, raise_errors: bool = False, **kwargs: Any) -> Any:
+        kwargs["use_transactions"] = True
+        kwargs["rollback_on_validation_errors"] = True
+        return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, **kwargs)  # type: ignore[misc]
+
+    def before_import(self, dataset: Any, **kwargs: Any) -> None:
+        missing = [column for column in self.required_columns if column not in (dataset.headers or [])]
+        if missing:
+            raise ValueError(
+                f"Colonnes manquantes : {', '.join(missing)} (colonnes attendues : "
+                f"{', '.join(self.expected_columns())})."
+            )
+        super().before_import(dataset, **kwargs)  # type: ignore[misc]
+
+    def expected_columns(self) -> list[str]:
+        return [field.column_name for field in self.get_import_fields()]  # type: ignore[attr-defined]
 
 
 class OuiNonWidget(widgets.BooleanWidget):
@@ -31,41 +66,84 @@ class OuiNonWidget(widgets.BooleanWidget):
         return "oui" if value else "non"
 
 
+class CountWidget(widgets.IntegerWidget):
+    """A head count: empty means 0; anything but a whole number ≥ 0 is an error, in French."""
+
+    def clean(self, value: Any, row: Any = None, **kwargs: Any) -> int:
+        if value is None or str(value).strip() == "":
+            return 0
+        try:
+            number = float(str(value).strip().replace(",", "."))
+        except ValueError:
+            number = -1.0
+        if number < 0 or not number.is_integer():
+            raise ValueError(f"« {value} » : nombre entier positif ou nul attendu.")
+        return int(number)
+
+
 class IdentifierWidget(widgets.CharWidget):
+    """RPPS / FINESS cells, normalised the way the services do (spaces, dots, dashes; 2a → 2A).
+
+    Spreadsheets store all-digit identifiers as numbers: a FINESS of départements 01 to 09 then loses its leading
+    zero, which ``zero_pad_to`` puts back for numeric cells only (a typed text is never altered).
+    """
+
+    def __init__(self, zero_pad_to: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.zero_pad_to = zero_pad_to
+
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> str:
-        return rules.normalise_identifier(str(value or ""))
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value).zfill(self.zero_pad_to)
+        return rules.normalise_identifier(str(value if value is not None else ""))
 
 
-def violations_as_errors(violations: list[Any], columns: dict[str, str]) -> ValidationError:
-    """Map rule violations to the import's columns (French column names) so the row error names the column."""
+def violations_as_errors(violations: Iterable[RuleViolation], columns: dict[str, str]) -> ValidationError:
+    """Map rule violations to the file's columns, so each row error names the column, the rule and its reference.
+
+    ``columns`` maps a violation's ``field`` (model field or service argument) to the column of the file; a
+    violation with no column of its own is a row-level error.
+    """
     errors: dict[str, list[str]] = {}
     for violation in violations:
-        column = columns.get(violation.field, violation.field) or "__all__"
+        column = columns.get(violation.field) or "__all__"
         errors.setdefault(column, []).append(f"{violation.message} [{violation.code}]")
     return ValidationError(errors)
 
 
-class ClientResourceBase(resources.ModelResource):
-    """Shared import logic: rule check after the row is read, tranche from the Base de référence on save."""
+def text(attribute: str, column_name: str) -> fields.Field:
+    """A text column: an empty cell (``None`` in XLSX) is an empty string, as the model stores it."""
+    return fields.Field(attribute=attribute, column_name=column_name, widget=widgets.CharWidget(allow_blank=True))
+
+
+class ClientResourceBase(AllOrNothingResourceMixin, resources.ModelResource):
+    """Shared import logic: the domain rules check each row; ``client_create`` / ``client_update`` write it."""
 
     kind: str = ""
-    name = fields.Field(attribute="name", column_name="nom")
-    email = fields.Field(attribute="email", column_name="email")
-    phone = fields.Field(attribute="phone", column_name="telephone")
-    address = fields.Field(attribute="address", column_name="adresse")
-    postal_code = fields.Field(attribute="postal_code", column_name="code_postal")
-    city = fields.Field(attribute="city", column_name="ville")
-    installed_version = fields.Field(attribute="installed_version", column_name="version_installee")
+    identifier_field: str = ""
+    name = text("name", "nom")
+    email = text("email", "email")
+    phone = text("phone", "telephone")
+    address = text("address", "adresse")
+    postal_code = text("postal_code", "code_postal")
+    city = text("city", "ville")
+    installed_version = text("installed_version", "version_installee")
 
     class Meta:
         model = Client
         use_transactions = True
-        skip_unchanged = True
+        skip_unchanged = True  # re-importing the same file changes nothing, and the preview says so
         report_skipped = True
         clean_model_instances = False  # the domain rules check the row (below), with their French messages
 
     def column_of(self) -> dict[str, str]:
         return {field.attribute: field.column_name for field in self.fields.values() if field.attribute}
+
+    def before_import(self, dataset: Any, **kwargs: Any) -> None:
+        self.lines_by_identifier: dict[str, int] = {}
+        super().before_import(dataset, **kwargs)
 
     def import_instance(self, instance: Client, row: Any, **kwargs: Any) -> None:
         try:
@@ -80,16 +158,47 @@ class ClientResourceBase(resources.ModelResource):
             instance.kind = self.kind
         data = services.normalised_client_data(services.client_data(instance))
         violations = services.client_violations(data)
+        violations += self._repeated_identifier(data[self.identifier_field] or "", kwargs.get("row_number", 0))
         if violations:
             raise violations_as_errors(violations, self.column_of())
         for name, value in data.items():
             setattr(instance, name, value)
 
-    def do_instance_save(self, instance: Client, is_create: bool) -> None:
-        services.client_save(instance)
+    def _repeated_identifier(self, identifier: str, row_number: int) -> list[RuleViolation]:
+        """The same client twice in one file is ambiguous (which line wins?): refuse it rather than guess."""
+        line = file_line(row_number)
+        first_line = self.lines_by_identifier.setdefault(identifier, line)
+        if not identifier or first_line == line:
+            return []
+        return [
+            RuleViolation(
+                "CLIENT_REPEATED_IN_FILE",
+                f"{self.identifier_field.upper()} {identifier} déjà présent ligne {first_line} du fichier : "
+                "une seule ligne par client (SPEC §4).",
+                "SPEC §4",
+                field=self.identifier_field,
+            )
+        ]
 
-    def get_export_queryset(self, request: Any = None) -> Any:
-        return Client.objects.filter(kind__in=self.export_kinds()).order_by("name")
+    def save_instance(self, instance: Client, is_create: bool, row: Any, **kwargs: Any) -> None:
+        try:
+            super().save_instance(instance, is_create, row, **kwargs)
+        except BusinessRuleError as error:
+            raise violations_as_errors(error.violations, self.column_of()) from error
+
+    def do_instance_save(self, instance: Client, is_create: bool) -> None:
+        """Write through the services, which check the rules again and take the tranche from the Base de référence."""
+        data = services.client_data(instance)
+        if not is_create:
+            services.client_update(client=instance, **data)
+            return
+        created = services.client_create(**data)
+        instance.pk, instance.tranche, instance.staff_count = created.pk, created.tranche, created.staff_count
+        instance.reference_entry_id = created.reference_entry_id
+        instance._state.adding = False
+
+    def filter_export(self, queryset: Any, **kwargs: Any) -> Any:
+        return queryset.filter(kind__in=self.export_kinds()).order_by("name")
 
     def export_kinds(self) -> list[str]:
         return [self.kind]
@@ -97,10 +206,12 @@ class ClientResourceBase(resources.ModelResource):
 
 class DoctorResource(ClientResourceBase):
     kind = ClientKind.DOCTOR
+    identifier_field = "rpps"
+    required_columns = ("nom", "rpps")
     rpps = fields.Field(attribute="rpps", column_name="rpps", widget=IdentifierWidget())
-    specialty = fields.Field(attribute="specialty", column_name="specialite")
+    specialty = text("specialty", "specialite")
     treating_patient_count = fields.Field(
-        attribute="treating_patient_count", column_name="patients_medecin_traitant", widget=widgets.IntegerWidget()
+        attribute="treating_patient_count", column_name="patients_medecin_traitant", widget=CountWidget()
     )
     wave1_benefited = fields.Field(
         attribute="wave1_benefited", column_name="vague1_beneficiaire", widget=OuiNonWidget()
@@ -129,18 +240,22 @@ class DoctorResource(ClientResourceBase):
 
 
 class StructureResource(ClientResourceBase):
-    kind_column = fields.Field(attribute="kind", column_name="type")
-    finess = fields.Field(attribute="finess", column_name="finess", widget=IdentifierWidget())
-    cds_kind = fields.Field(attribute="cds_kind", column_name="type_cds")
+    """MSP and centres de santé. Their tranche and staff come from the Base de référence, never from the file."""
+
+    identifier_field = "finess"
+    required_columns = ("nom", "type", "finess")
+    kind_column = text("kind", "type")
+    finess = fields.Field(attribute="finess", column_name="finess", widget=IdentifierWidget(zero_pad_to=FINESS_LENGTH))
+    cds_kind = text("cds_kind", "type_cds")
     aci_signatory = fields.Field(attribute="aci_signatory", column_name="signataire_aci", widget=OuiNonWidget())
     staff_declared = fields.Field(attribute="staff_declared", column_name="effectifs_declares", widget=OuiNonWidget())
     liberal_doctor_count = fields.Field(
-        attribute="liberal_doctor_count", column_name="medecins_liberaux", widget=widgets.IntegerWidget()
+        attribute="liberal_doctor_count", column_name="medecins_liberaux", widget=CountWidget()
     )
     salaried_doctor_count = fields.Field(
-        attribute="salaried_doctor_count", column_name="medecins_salaries", widget=widgets.IntegerWidget()
+        attribute="salaried_doctor_count", column_name="medecins_salaries", widget=CountWidget()
     )
-    siren = fields.Field(attribute="siren", column_name="siren")
+    siren = text("siren", "siren")
     tranche = fields.Field(attribute="tranche", column_name="tranche", readonly=True)
     staff_count = fields.Field(attribute="staff_count", column_name="effectif", readonly=True)
 
@@ -168,9 +283,12 @@ class StructureResource(ClientResourceBase):
         )
 
     def import_instance(self, instance: Client, row: Any, **kwargs: Any) -> None:
-        kind = str(row.get("type", "")).strip().lower()
+        kind = str(row.get("type") or "").strip().lower()
         if kind not in {ClientKind.MSP, ClientKind.CDS}:
             raise ValidationError({"type": f"« {row.get('type')} » : type attendu msp ou cds (AF §4.2)."})
+        row["type"] = kind
+        if "type_cds" in row:
+            row["type_cds"] = str(row["type_cds"] or "").strip().lower()
         super().import_instance(instance, row, **kwargs)
 
     def export_kinds(self) -> list[str]:

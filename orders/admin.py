@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
+from clients.admin import AllOrNothingImportAdminMixin
 from orders import asp_packages, documents, invoices, rules, selectors, services
 from orders.exceptions import BusinessRuleError
 from orders.models import (
@@ -286,7 +287,7 @@ def add_violations_to_form(form: forms.Form, error: BusinessRuleError) -> None:
 
 
 @admin.register(Order)
-class OrderAdmin(ImportExportMixin, admin.ModelAdmin):
+class OrderAdmin(AllOrNothingImportAdminMixin, ImportExportMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "client_name",

@@ -1,21 +1,23 @@
 """django-import-export resources for orders: import of draft order forms (through ``services.order_create``, all
 or nothing) and the export finance staff send with ASP batches."""
 
-from decimal import Decimal
+from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from import_export import fields, resources, widgets
 
 from clients.models import Client
-from clients.resources import violations_as_errors
+from clients.resources import AllOrNothingResourceMixin, violations_as_errors
 from clients.rules import normalise_identifier
 from orders import rules, services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, Prestation, Programme, Solution, VatRegime
 
+LGC_PROGRAMME_CODE = "MDV-LGC-Va2"
 PRESTATION_CODES = {
     "v2": Prestation.PRINCIPAL_V2,
     "v1v2": Prestation.PRINCIPAL_V1V2,
@@ -30,8 +32,10 @@ VAT_CODES = {
     "8.5%": VatRegime.VAT_8_5,
     "ht": VatRegime.HT,
 }
-IMPORT_COLUMNS = {
-    "client": "rpps_ou_finess",
+CLIENT_COLUMNS = ("rpps_ou_finess", "rpps", "finess")  # one of them names the client
+CLIENT_FIELDS = ("client", "kind", "rpps", "finess", "specialty", "cds_kind", "aci_signatory", "staff_declared")
+CLIENT_FIELDS += ("liberal_doctor_count", "salaried_doctor_count")
+ORDER_COLUMNS = {
     "solution": "solution",
     "prestation": "prestation",
     "vat_regime": "regime_tva",
@@ -40,6 +44,12 @@ IMPORT_COLUMNS = {
     "issued_at": "date_emission",
     "salesperson": "commercial",
 }
+CENT = Decimal("0.01")
+PARIS_DATETIME_FORMAT = "%d/%m/%Y %H:%M"
+# Day first, as written in France: never the US month/day of Django's default input formats (05/11 is 5 November).
+ISSUE_DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+ISSUE_DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
+NOON = time(12, 0)  # a date without time is read as 12:00 Paris, the hour of every date of the programme (SPEC §2)
 
 
 def _row_value(row: Any, column: str) -> str:
@@ -47,8 +57,43 @@ def _row_value(row: Any, column: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-class OrderImportResource(resources.ModelResource):
-    """One row = one draft order form; every rule of ``services.order_create`` applies, the file is all or nothing."""
+def _amount(text: str) -> Decimal | None:
+    """A French or English amount (``1 234,50 €``, ``1234.50``); empty means "the ceiling"."""
+    cleaned = text.replace("€", "").replace(" ", "").replace("\u202f", "").replace("\xa0", "").replace(",", ".")
+    return Decimal(cleaned) if cleaned else None
+
+
+def paris_datetime(value: Any) -> datetime:
+    """An issue date from a CSV text or an XLSX date cell, in Europe/Paris time; ``ValueError`` when unreadable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, NOON)
+    else:
+        moment = _parse_text(str(value).strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=rules.PARIS)
+
+
+def _parse_text(text: str) -> datetime:
+    for pattern in ISSUE_DATETIME_FORMATS:
+        try:
+            return datetime.strptime(text, pattern)  # noqa: DTZ007 — made aware in Paris time by the caller
+        except ValueError:
+            continue
+    for pattern in ISSUE_DATE_FORMATS:
+        try:
+            return datetime.combine(datetime.strptime(text, pattern).date(), NOON)  # noqa: DTZ007 — same
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
+    """One row = one draft order form; every rule of ``services.order_create`` applies, the file is all or nothing.
+
+    The client is named by an RPPS or a FINESS (column ``rpps_ou_finess``, or ``rpps`` / ``finess``); the solution by
+    its name and version (``MediCab 12``); empty amounts take the ceiling.
+    """
 
     number = fields.Field(attribute="number", column_name="numero", readonly=True)
 
@@ -61,29 +106,50 @@ class OrderImportResource(resources.ModelResource):
         clean_model_instances = False
         skip_diff = True
 
-    def __init__(self, programme_code: str = "MDV-LGC-Va2", **kwargs: Any) -> None:
+    def __init__(self, programme_code: str = LGC_PROGRAMME_CODE, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.programme_code = programme_code
+
+    def before_import(self, dataset: Any, **kwargs: Any) -> None:
+        headers = dataset.headers or []
+        if not any(column in headers for column in CLIENT_COLUMNS):
+            raise ValueError(f"Colonne client manquante : {' ou '.join(CLIENT_COLUMNS)}.")
+        missing = [column for column in ("solution", "prestation") if column not in headers]
+        if missing:
+            raise ValueError(f"Colonnes manquantes : {', '.join(missing)}.")
+        self.programme = Programme.objects.filter(code=self.programme_code).first()
+        if self.programme is None:
+            raise ValueError(f"Programme {self.programme_code} introuvable.")
+        self.client_column = next(column for column in CLIENT_COLUMNS if column in headers)
+
+    def expected_columns(self) -> list[str]:
+        return [*CLIENT_COLUMNS, *ORDER_COLUMNS.values()]
 
     def get_instance(self, instance_loader: Any, row: Any) -> None:
         return None  # every row is a new order form
 
     def import_instance(self, instance: Order, row: Any, **kwargs: Any) -> None:
-        """Read the row into the arguments of ``order_create``; problems name their column."""
+        """Read the row into the arguments of ``order_create``; each problem names its column."""
         errors: dict[str, str] = {}
-        if _row_value(row, "numero"):
-            errors["numero"] = "Un bon de commande déjà numéroté ne se réimporte pas : laissez la colonne vide."
-        programme = Programme.objects.filter(code=self.programme_code).first()
-        identifier = normalise_identifier(_row_value(row, "rpps_ou_finess"))
+        number = _row_value(row, "numero")
+        if number:
+            errors["numero"] = (
+                f"Le bon de commande {number} existe déjà : il n'est pas réimporté."
+                if Order.objects.filter(number=number).exists()
+                else f"Numéro « {number} » : le numéro est attribué à la création, laissez la colonne vide."
+            )
+        identifier = normalise_identifier(_row_value(row, self.client_column))
         client = Client.objects.filter(rpps=identifier).first() or Client.objects.filter(finess=identifier).first()
         if client is None:
-            errors["rpps_ou_finess"] = f"Aucun client avec le RPPS ou FINESS « {identifier} » : importez-le d'abord."
+            errors[self.client_column] = f"Aucun client avec le RPPS ou FINESS « {identifier} » : importez-le d'abord."
         solution_label = _row_value(row, "solution")
-        solution = next(
-            (s for s in Solution.objects.filter(programme=programme) if f"{s.name} {s.version}" == solution_label), None
-        )
+        name, _space, version = solution_label.rpartition(" ")
+        solution = Solution.objects.filter(programme=self.programme, name=name, version=version).first()
         if solution is None:
-            errors["solution"] = f"Solution « {solution_label} » inconnue pour {self.programme_code} (nom et version)."
+            errors["solution"] = (
+                f"Solution « {solution_label} » inconnue pour {self.programme_code} "
+                "(nom puis version, ex. « MediCab 12 »)."
+            )
         prestation = PRESTATION_CODES.get(_row_value(row, "prestation").lower().replace(" ", ""))
         if prestation is None:
             errors["prestation"] = "Prestation attendue : V2 ou V1V2 (AF §3)."
@@ -91,17 +157,16 @@ class OrderImportResource(resources.ModelResource):
         vat_regime = VAT_CODES.get(vat_text) if vat_text else None
         if vat_text and vat_regime is None:
             errors["regime_tva"] = "Régime de TVA attendu : 20, 8,5 ou HT (AF §5.2)."
-        amounts = {}
+        amounts: dict[str, Decimal | None] = {}
         for column in ("montant_principal", "montant_secondaire"):
-            text = _row_value(row, column).replace("€", "").replace(" ", "").replace("\u202f", "").replace(",", ".")
             try:
-                amounts[column] = Decimal(text) if text else None
-            except ArithmeticError:
-                errors[column] = f"Montant « {row.get(column)} » illisible."
+                amounts[column] = _amount(_row_value(row, column))
+            except InvalidOperation:
+                errors[column] = f"Montant « {row.get(column)} » illisible (ex. 451,50)."
         issued_at = None
         if _row_value(row, "date_emission"):
             try:
-                issued_at = widgets.DateTimeWidget().clean(row.get("date_emission"))
+                issued_at = paris_datetime(row.get("date_emission"))
             except ValueError:
                 errors["date_emission"] = "Date d'émission illisible (JJ/MM/AAAA HH:MM ou AAAA-MM-JJ HH:MM)."
         username = _row_value(row, "commercial")
@@ -110,8 +175,8 @@ class OrderImportResource(resources.ModelResource):
             errors["commercial"] = f"Utilisateur « {username} » inconnu."
         if errors:
             raise ValidationError(errors)
-        self._pending = {
-            "programme": programme,
+        self.pending_order = {
+            "programme": self.programme,
             "client": client,
             "solution": solution,
             "prestation": prestation,
@@ -122,51 +187,77 @@ class OrderImportResource(resources.ModelResource):
             "salesperson": salesperson,
         }
 
-    def validate_instance(
-        self, instance: Order, import_validation_errors: Any = None, validate_unique: bool = True
-    ) -> None:
-        if import_validation_errors:
-            raise ValidationError(import_validation_errors)
-
     def save_instance(self, instance: Order, is_create: bool, row: Any, **kwargs: Any) -> None:
-        user = kwargs.get("user")
+        """``order_create`` decides (eligibility, prestation, ceilings, one order per client): even in a dry run."""
+        columns = {**ORDER_COLUMNS, **dict.fromkeys(CLIENT_FIELDS, self.client_column)}
         try:
-            order = services.order_create(**self._pending, acting_user=user)
+            order = services.order_create(**self.pending_order, acting_user=kwargs.get("user"))
         except BusinessRuleError as error:
-            raise violations_as_errors(error.violations, IMPORT_COLUMNS) from error
+            raise violations_as_errors(error.violations, columns) from error
         instance.pk, instance.number = order.pk, order.number
 
 
-def paris(moment: Any) -> str:
-    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M") if moment else ""
+class ComputedField(fields.Field):
+    """An export column computed from the order, rendered by its widget (native value in XLSX, text in CSV)."""
+
+    def __init__(self, compute: Callable[[Order], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.compute = compute
+
+    def get_value(self, instance: Order) -> Any:
+        return self.compute(instance)
+
+
+def advance_amount(order: Order) -> Decimal:
+    """The advance paid, or the one to request: 40 % of the principal, half-up to the cent (AF §VI)."""
+    if order.advance_amount is not None:
+        return order.advance_amount.quantize(CENT)
+    return rules.advance_and_balance(order.principal_amount, order.programme.advance_rate)[0]
+
+
+def balance_amount(order: Order) -> Decimal:
+    """The balance paid, or the remainder of the principal after the advance (AF §VI)."""
+    if order.balance_amount is not None:
+        return order.balance_amount.quantize(CENT)
+    return rules.advance_and_balance(order.principal_amount, order.programme.advance_rate)[1]
+
+
+def money(attribute: str, column_name: str) -> fields.Field:
+    return fields.Field(attribute=attribute, column_name=column_name, widget=widgets.DecimalWidget())
+
+
+def paris_moment(attribute: str, column_name: str) -> fields.Field:
+    """A timestamp in Europe/Paris (the widget converts to local time; XLSX gets a real date cell)."""
+    return fields.Field(
+        attribute=attribute, column_name=column_name, widget=widgets.DateTimeWidget(format=PARIS_DATETIME_FORMAT)
+    )
 
 
 class OrderExportResource(resources.ModelResource):
-    """The columns finance staff need for ASP batches; amounts as Decimal, dates in Paris time."""
+    """The columns finance staff need for ASP batches: amounts as Decimal to the cent, dates in Paris time.
+
+    One query whatever the number of orders: every column reads the order and its ``select_related`` rows.
+    """
 
     number = fields.Field(attribute="number", column_name="numero")
     client_name = fields.Field(attribute="client__name", column_name="client")
-    identifier = fields.Field(column_name="rpps_ou_finess")
-    client_kind = fields.Field(column_name="type_client")
+    identifier = ComputedField(lambda order: order.client.identifier, column_name="rpps_ou_finess")
+    client_kind = ComputedField(lambda order: str(order.client.get_kind_display()), column_name="type_client")
     tranche = fields.Field(attribute="client__tranche", column_name="tranche")
-    solution = fields.Field(column_name="solution")
+    solution = ComputedField(lambda order: f"{order.solution.name} {order.solution.version}", column_name="solution")
     ans_reference = fields.Field(attribute="solution__ans_reference_number", column_name="referencement_ans")
-    prestation_label = fields.Field(column_name="prestation")
-    vat = fields.Field(column_name="regime_tva")
-    principal_amount = fields.Field(
-        attribute="principal_amount", column_name="montant_principal", widget=widgets.DecimalWidget()
-    )
-    secondary_amount = fields.Field(
-        attribute="secondary_amount", column_name="montant_secondaire", widget=widgets.DecimalWidget()
-    )
-    advance = fields.Field(column_name="avance")
-    balance = fields.Field(column_name="solde")
-    state_label = fields.Field(column_name="etat")
-    signed = fields.Field(column_name="signe_le")
-    advance_requested = fields.Field(column_name="avance_demandee_le")
+    prestation_label = ComputedField(lambda order: str(order.get_prestation_display()), column_name="prestation")
+    vat = ComputedField(lambda order: str(order.get_vat_regime_display()), column_name="regime_tva")
+    principal_amount = money("principal_amount", "montant_principal")
+    secondary_amount = money("secondary_amount", "montant_secondaire")
+    advance = ComputedField(advance_amount, column_name="avance", widget=widgets.DecimalWidget())
+    balance = ComputedField(balance_amount, column_name="solde", widget=widgets.DecimalWidget())
+    state_label = ComputedField(lambda order: str(order.get_state_display()), column_name="etat")
+    signed = paris_moment("signed_at", "signe_le")
+    advance_requested = paris_moment("advance_requested_at", "avance_demandee_le")
     advance_reference = fields.Field(attribute="advance_asp_reference", column_name="reference_asp_avance")
-    va_signed = fields.Field(column_name="va_signee_le")
-    balance_requested = fields.Field(column_name="solde_demande_le")
+    va_signed = paris_moment("va_signed_at", "va_signee_le")
+    balance_requested = paris_moment("balance_requested_at", "solde_demande_le")
     balance_reference = fields.Field(attribute="balance_asp_reference", column_name="reference_asp_solde")
 
     class Meta:
@@ -197,44 +288,4 @@ class OrderExportResource(resources.ModelResource):
         export_order = fields
 
     def filter_export(self, queryset: Any, **kwargs: Any) -> Any:
-        return queryset.select_related("client", "programme", "solution")
-
-    def dehydrate_identifier(self, order: Order) -> str:
-        return order.client.identifier
-
-    def dehydrate_client_kind(self, order: Order) -> str:
-        return str(order.client.get_kind_display())
-
-    def dehydrate_solution(self, order: Order) -> str:
-        return f"{order.solution.name} {order.solution.version}"
-
-    def dehydrate_prestation_label(self, order: Order) -> str:
-        return str(order.get_prestation_display())
-
-    def dehydrate_vat(self, order: Order) -> str:
-        return str(order.get_vat_regime_display())
-
-    def _split(self, order: Order) -> tuple[Decimal, Decimal]:
-        advance, balance = rules.advance_and_balance(order.principal_amount, order.programme.advance_rate)
-        return order.advance_amount or advance, order.balance_amount or balance
-
-    def dehydrate_advance(self, order: Order) -> str:
-        return widgets.DecimalWidget().render(self._split(order)[0])
-
-    def dehydrate_balance(self, order: Order) -> str:
-        return widgets.DecimalWidget().render(self._split(order)[1])
-
-    def dehydrate_state_label(self, order: Order) -> str:
-        return str(order.get_state_display())
-
-    def dehydrate_signed(self, order: Order) -> str:
-        return paris(order.signed_at)
-
-    def dehydrate_advance_requested(self, order: Order) -> str:
-        return paris(order.advance_requested_at)
-
-    def dehydrate_va_signed(self, order: Order) -> str:
-        return paris(order.va_signed_at)
-
-    def dehydrate_balance_requested(self, order: Order) -> str:
-        return paris(order.balance_requested_at)
+        return queryset.select_related("client", "programme", "solution").order_by("number")
