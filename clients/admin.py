@@ -12,6 +12,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ImportExportModelAdmin
@@ -21,6 +23,7 @@ from clients import services
 from clients.models import Client, ContactPerson, ReferenceBase, ReferenceEntry
 from clients.resources import DoctorResource, StructureResource, file_line
 from orders.exceptions import BusinessRuleError
+from portal import services as portal_services
 
 SESSION_KEY = "reference_base_import"
 PREVIEW_ROWS = 10
@@ -133,9 +136,56 @@ class ClientAdmin(AllOrNothingImportAdminMixin, ImportExportModelAdmin):
     )
     list_filter = ("kind", "tranche", "cds_kind", "wave1_benefited", "wave1_self_funded")
     search_fields = ("name", "rpps", "finess", "email", "city")
-    readonly_fields = ("tranche", "staff_count", "reference_entry")
+    readonly_fields = ("tranche", "staff_count", "reference_entry", "portal_activity")
     inlines = [ContactPersonInline]
     list_per_page = 50
+    actions = ["send_portal_link", "revoke_portal_links"]
+
+    @admin.display(description=_("Espace client"))
+    def portal_activity(self, client: Client) -> str:
+        if client.pk is None:
+            return "—"
+        url = reverse("admin:portal_portalevent_changelist") + f"?client__id__exact={client.pk}"
+        revoked = (
+            f" · liens révoqués le {timezone.localtime(client.portal_links_revoked_at):%d/%m/%Y %H:%M}"
+            if client.portal_links_revoked_at
+            else ""
+        )
+        return format_html(
+            '<a href="{}">Journal de l\'espace client ({} événement(s))</a>{}',
+            url,
+            client.portal_events.count(),
+            revoked,
+        )
+
+    @admin.action(description=_("Envoyer un lien d'accès à l'espace client"), permissions=["change"])
+    def send_portal_link(self, request: HttpRequest, queryset: Any) -> None:
+        """To the client's e-mail, or else to its first signatory contact (the one who signs its documents)."""
+        sent, refused = 0, []
+        for client in queryset.prefetch_related("contacts").order_by("pk"):
+            signatories = [contact.email for contact in client.contacts.all() if contact.is_signatory]
+            address = client.email or next(iter(signatories), "")
+            if not address:
+                refused.append(f"{client.name} : aucune adresse e-mail (client ou contact signataire)")
+                continue
+            try:
+                portal_services.access_link_send(client=client, email=address, acting_user=request.user)
+            except BusinessRuleError as error:
+                refused.append(f"{client.name} : {error.message}")
+            else:
+                sent += 1
+        if sent:
+            messages.success(request, f"Lien d'accès envoyé à {sent} client(s) (boîte d'envoi).")
+        if refused:
+            messages.error(request, "Non envoyé — " + " ; ".join(refused))
+
+    @admin.action(description=_("Révoquer les liens d'accès à l'espace client"), permissions=["change"])
+    def revoke_portal_links(self, request: HttpRequest, queryset: Any) -> None:
+        for client_id in queryset.values_list("pk", flat=True):
+            portal_services.access_links_revoke(client_id=client_id, acting_user=request.user)
+        messages.success(
+            request, f"Liens révoqués pour {queryset.count()} client(s) : les liens déjà envoyés ne fonctionnent plus."
+        )
 
     @admin.display(description=_("RPPS / FINESS"))
     def identifier_display(self, client: Client) -> str:

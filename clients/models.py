@@ -89,6 +89,8 @@ class Client(models.Model):
     installed_version = models.CharField(_("version installée"), max_length=64, blank=True)
     wave1_benefited = models.BooleanField(_("a bénéficié d'une prestation Ségur vague 1"), default=False)
     wave1_self_funded = models.BooleanField(_("a financé lui-même la mise à jour vague 1"), default=False)
+    # Client space: links issued before this moment no longer open it (revocation by staff).
+    portal_links_revoked_at = models.DateTimeField(_("liens d'accès révoqués le"), null=True, blank=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 

@@ -30,6 +30,7 @@ from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
 from orders.selectors import with_open_deadlines
+from portal.access import access_url
 
 logger = logging.getLogger(__name__)
 
@@ -129,16 +130,26 @@ def _client_email(order: Order) -> str:
     return order.client.email
 
 
+def client_email_context(order: Order, address: str) -> dict[str, Any]:
+    """What every e-mail to a client shows: its order and its personal link to the client space."""
+    return {
+        "order": order,
+        "portal_url": access_url(order.client, address, order_number=order.number),
+        "portal_link_days": settings.PORTAL_LINK_MAX_AGE_DAYS,
+    }
+
+
 def _queue_client_notice(order: Order, kind: str, subject: str, template: str, context: dict[str, Any]) -> int:
-    if not _client_email(order):
+    address = _client_email(order)
+    if not address:
         return 0
     _, created = outbox_add(
         key=f"{kind}:{order.pk}",
         kind=kind,
-        to=_client_email(order),
+        to=address,
         subject=subject,
         template=template,
-        context={"order": order, **context},
+        context={**client_email_context(order, address), **context},
     )
     return int(created)
 
@@ -296,7 +307,7 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
                     number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
                 ),
                 template=CLIENT_TEMPLATES[reminder.deadline.code],
-                context={"order": reminder.order, "deadline": reminder.deadline},
+                context={**client_email_context(reminder.order, address), "deadline": reminder.deadline},
             )
             for address, reminder in batch
         )
@@ -379,12 +390,13 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
         queue_reminders(due_reminders(now, summary), now, summary, staff)
         run.status, run.finished_at, run.summary = JobRun.DONE, timezone.now(), summary.as_dict()
         run.save(update_fields=["status", "finished_at", "summary"])
-        transaction.on_commit(_send_outbox_soon)
+        transaction.on_commit(outbox_send_soon)
     logger.info("deadlines scan %s: %s", today, summary.as_dict())
     return summary
 
 
-def _send_outbox_soon() -> None:
+def outbox_send_soon() -> None:
+    """Ask a worker to send the outbox now (the periodic sender catches up if the broker is down)."""
     from monitoring.tasks import send_outbox
 
     try:

@@ -21,7 +21,7 @@ from clients.models import Client, ContactPerson
 from clients.rules import luhn_check_digit
 from monitoring.services import MonthReport, monitoring_record_months
 from orders import invoices, rules, services
-from orders.models import Order, Programme, Provider, Solution, SolutionVersion
+from orders.models import DocumentKind, Order, OrderState, Programme, Provider, Solution, SolutionVersion
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
 
 DEMO_PROVIDER_SIREN = "832451976"
@@ -484,3 +484,21 @@ def seed_demo(now: datetime | None = None) -> DemoResult:
     with transaction.atomic():
         counts = DemoBuilder(now or timezone.now()).build()
     return DemoResult(True, counts)
+
+
+def showcase_client_order() -> Order | None:
+    """The demo order shown in the client space: installed, its VA to sign, with its order form and VA generated
+    once (a second call generates nothing)."""
+    from orders.documents import document_generate
+
+    order = (
+        Order.objects.filter(state=OrderState.INSTALLED, is_pilot=False, solution__provider__siren=DEMO_PROVIDER_SIREN)
+        .exclude(client__email="")
+        .select_related("client")
+        .order_by("pk")
+        .first()
+    )
+    if order is not None and not order.documents.exists():
+        for kind in (DocumentKind.ORDER_FORM, DocumentKind.VA):
+            document_generate(order_id=order.pk, kind=kind, acting_user=None)
+    return order

@@ -30,6 +30,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "orders.view_solution",
         "orders.view_priceceiling",
         "orders.view_orderevent",
+        "portal.view_portalevent",
     },
     DEPLOYMENT_GROUP: {
         "orders.record_installation",
@@ -43,6 +44,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "orders.view_orderevent",
         "monitoring.view_monitoringmonth",
         "monitoring.add_monitoringmonth",
+        "portal.view_portalevent",
     },
     FINANCE_GROUP: {
         "orders.file_advance",
@@ -61,9 +63,10 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "orders.view_provider",
         "orders.view_orderevent",
         "monitoring.view_monitoringmonth",
+        "portal.view_portalevent",
     },
 }
-ADMIN_APPS = ("orders", "clients", "monitoring")
+ADMIN_APPS = ("orders", "clients", "monitoring", "portal")
 
 
 def ensure_staff_groups(**kwargs: Any) -> None:

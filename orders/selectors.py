@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 
 from orders import rules
-from orders.models import Order, OrderState
+from orders.models import Document, Order, OrderState
 
 # Orders whose programme deadlines are all behind them; a portability request still open keeps one (AF §4.4).
 SETTLED_STATES = [OrderState.LAPSED, OrderState.REIMBURSED, OrderState.CLOSED, OrderState.CANCELLED]
@@ -53,3 +53,21 @@ def order_ids_with_next_deadline_in_window(queryset: QuerySet[Order], window: st
         ):
             ids.append(order.pk)
     return ids
+
+
+def client_orders(client_id: int) -> QuerySet[Order]:
+    """A client's own orders with what its status pages show (programme, solution, provider, salesperson)."""
+    return (
+        Order.objects.filter(client_id=client_id)
+        .select_related("programme", "solution__provider", "salesperson")
+        .order_by("-issued_at", "-pk")
+    )
+
+
+def client_documents(order: Order) -> list[Document]:
+    """The documents a client sees for its order: the latest version of each kind (of each invoice), in one query."""
+    latest: dict[tuple[str, int | None], Document] = {}
+    rows = Document.objects.filter(order=order).select_related("invoice").order_by("kind", "invoice_id", "-version")
+    for document in rows:
+        latest.setdefault((document.kind, document.invoice_id), document)
+    return sorted(latest.values(), key=lambda document: (document.created_at, document.pk))

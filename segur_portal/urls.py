@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from monitoring.views import deadline_calendar, healthz
@@ -13,4 +13,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/calendrier/", deadline_calendar, name="deadline_calendar"),
     path("admin/", admin.site.urls),
+    path("espace-client/", include("portal.urls")),
 ]

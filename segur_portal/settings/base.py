@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "clients",
     "orders",
     "monitoring",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -199,3 +200,7 @@ SEGUR_REMINDER_OFFSETS_DAYS = [
 # The provider running this back-office (letterhead of its documents, sender of its e-mails).
 SEGUR_PROVIDER_NAME = os.environ.get("SEGUR_PROVIDER_NAME", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# Client space: personal access links sent by e-mail (portal.access).
+PORTAL_LINK_MAX_AGE_DAYS = int(os.environ.get("PORTAL_LINK_MAX_AGE_DAYS", "30"))
+PORTAL_LINK_REQUESTS_PER_HOUR = int(os.environ.get("PORTAL_LINK_REQUESTS_PER_HOUR", "3"))
+PORTAL_ORDERS_PER_PAGE = 20

@@ -33,6 +33,7 @@ EXPECTED_PERMISSIONS = {
         "orders.view_solution",
         "orders.view_priceceiling",
         "orders.view_orderevent",
+        "portal.view_portalevent",
     },
     DEPLOYMENT_GROUP: {
         "orders.record_installation",
@@ -46,6 +47,7 @@ EXPECTED_PERMISSIONS = {
         "orders.view_orderevent",
         "monitoring.view_monitoringmonth",
         "monitoring.add_monitoringmonth",
+        "portal.view_portalevent",
     },
     FINANCE_GROUP: {
         "orders.file_advance",
@@ -64,6 +66,7 @@ EXPECTED_PERMISSIONS = {
         "orders.view_provider",
         "orders.view_orderevent",
         "monitoring.view_monitoringmonth",
+        "portal.view_portalevent",
     },
 }
 
@@ -115,12 +118,12 @@ def test_each_staff_group_holds_exactly_its_permissions(group_name):
 
 
 @pytest.mark.django_db
-def test_the_administrator_holds_every_permission_of_the_three_apps():
-    every = Permission.objects.filter(content_type__app_label__in=("orders", "clients", "monitoring"))
+def test_the_administrator_holds_every_permission_of_the_four_apps():
+    every = Permission.objects.filter(content_type__app_label__in=("orders", "clients", "monitoring", "portal"))
     apps_of_every = set(every.values_list("content_type__app_label", flat=True))
 
-    # monitoring comes after orders in INSTALLED_APPS: its permissions must reach the group all the same.
-    assert apps_of_every == {"orders", "clients", "monitoring"}
+    # monitoring and portal come after orders in INSTALLED_APPS: their permissions must reach the group all the same.
+    assert apps_of_every == {"orders", "clients", "monitoring", "portal"}
     assert set(Group.objects.get(name=ADMIN_GROUP).permissions.all()) == set(every)
 
 

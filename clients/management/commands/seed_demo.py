@@ -5,8 +5,9 @@ from time import perf_counter
 
 from django.core.management.base import BaseCommand
 
-from orders.demo import DEMO_PASSWORD, seed_demo
+from orders.demo import DEMO_PASSWORD, seed_demo, showcase_client_order
 from orders.models import OrderState
+from portal.access import access_url
 
 
 class Command(BaseCommand):
@@ -27,3 +28,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  login admin / {DEMO_PASSWORD}")
         team = "c.durand, l.petit (commerciaux), m.bernard (déploiement), s.moreau (finance), a.roux (administratrice)"
         self.stdout.write(f"Équipe : {team} — mot de passe {DEMO_PASSWORD}")
+        self._show_portal_link()
+
+    def _show_portal_link(self) -> None:
+        """A client's personal link, so the client space can be seen at once (a client with a VA to sign)."""
+        order = showcase_client_order()
+        if order is not None:
+            self.stdout.write(f"Espace client de {order.client.name} : {access_url(order.client, order.client.email)}")

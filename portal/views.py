@@ -1,0 +1,206 @@
+"""The client space (French): a client opens it with the personal link it received by e-mail and sees only its own
+orders, their progress, what it must sign and by when, and its documents. A thin adapter: the progress, the deadlines
+and the documents come from ``orders.progress`` and ``orders.selectors``; links and the audit trail from ``portal``.
+"""
+
+import mimetypes
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import PurePath
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from clients.models import Client
+from orders import progress, selectors
+from orders.models import Document
+from portal import services
+from portal.access import AccessRefused, ClientAccess, access_check, access_verify
+from portal.models import PortalEventKind
+
+SESSION_KEY = "portal_access"
+NO_ACCESS_MESSAGE = (
+    "Pour ouvrir votre espace client, utilisez le lien personnel reçu par e-mail ou demandez-en un nouveau."
+)
+PortalView = Callable[..., HttpResponse]
+
+
+class LinkRequestForm(forms.Form):
+    email = forms.EmailField(
+        label="Votre adresse e-mail",
+        max_length=254,
+        error_messages={
+            "required": "Saisissez l'adresse e-mail à laquelle votre éditeur vous écrit.",
+            "invalid": "Saisissez une adresse e-mail valide (par exemple : dr.martin@cabinet.fr).",
+        },
+    )
+
+
+def request_meta(request: HttpRequest) -> services.RequestMeta:
+    return services.RequestMeta(
+        ip_address=request.META.get("REMOTE_ADDR") or None, user_agent=request.META.get("HTTP_USER_AGENT", "")
+    )
+
+
+def session_access(request: HttpRequest) -> ClientAccess | None:
+    """The access this browser holds, re-checked on every page (a revoked link or removed address ends it)."""
+    data = request.session.get(SESSION_KEY)
+    if not data:
+        return None
+    client = Client.objects.filter(pk=data["client"]).prefetch_related("contacts").first()
+    return access_check(client, data["email"], datetime.fromtimestamp(data["issued"], tz=UTC))
+
+
+def in_french(view: PortalView) -> PortalView:
+    """Clients read French whatever their browser asks for (dates, month names, messages)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with translation.override("fr"):
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+        response["Content-Language"] = "fr"
+        return response
+
+    return wrapper
+
+
+def client_required(view: PortalView) -> PortalView:
+    @in_french
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            access = session_access(request)
+        except AccessRefused as refused:
+            request.session.pop(SESSION_KEY, None)
+            messages.error(request, refused.message)
+            return redirect("portal:request_link")
+        if access is None:
+            messages.info(request, NO_ACCESS_MESSAGE)
+            return redirect("portal:request_link")
+        return view(request, access, *args, **kwargs)
+
+    return wrapper
+
+
+@in_french
+def access(request: HttpRequest, token: str) -> HttpResponse:
+    """Open the client space from a personal link, then leave the link out of the address bar."""
+    try:
+        granted = access_verify(token)
+    except AccessRefused as refused:
+        services.event_record(
+            PortalEventKind.LINK_REFUSED, meta=request_meta(request), message=f"lien refusé : {refused.reason}"
+        )
+        context = {"refusal": refused.message, "form": LinkRequestForm()}
+        return render(request, "portal/request_link.html", context, status=403)
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = {
+        "client": granted.client.pk,
+        "email": granted.email,
+        "issued": granted.issued_at.timestamp(),
+    }
+    services.event_record(PortalEventKind.LOGIN, client=granted.client, email=granted.email, meta=request_meta(request))
+    return redirect(landing_page(request))
+
+
+def landing_page(request: HttpRequest) -> str:
+    """Where a link lands: the page it names (``?suite=``) if it is a page of the client space, else the home."""
+    home_path = reverse("portal:home")
+    wanted = request.GET.get("suite", "")
+    safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts=None) and wanted.startswith(home_path)
+    return wanted if safe else home_path
+
+
+@in_french
+def request_link(request: HttpRequest) -> HttpResponse:
+    """Ask for a new personal link; the answer is the same whether the address is known or not."""
+    form = LinkRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.access_link_request(email=form.cleaned_data["email"], meta=request_meta(request))
+        return redirect(f"{request.path}?envoye=1")
+    sent = request.GET.get("envoye") == "1"
+    return render(request, "portal/request_link.html", {"form": form, "sent": sent})
+
+
+@require_POST
+@in_french
+def logout(request: HttpRequest) -> HttpResponse:
+    data = request.session.pop(SESSION_KEY, None)
+    if data:
+        client = Client.objects.filter(pk=data["client"]).first()
+        services.event_record(PortalEventKind.LOGOUT, client=client, email=data["email"], meta=request_meta(request))
+    messages.success(request, "Vous êtes déconnecté de votre espace client.")
+    return redirect("portal:request_link")
+
+
+@client_required
+def home(request: HttpRequest, granted: ClientAccess) -> HttpResponse:
+    now = timezone.now()
+    page = Paginator(selectors.client_orders(granted.client.pk), settings.PORTAL_ORDERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    rows = [
+        {"order": order, "text": progress.client_state_text(order), "actions": progress.client_actions(order, now)}
+        for order in page.object_list
+    ]
+    return render(request, "portal/home.html", {"access": granted, "page": page, "rows": rows})
+
+
+@client_required
+def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> HttpResponse:
+    """One order's status page; another client's order does not exist here (404, never 403)."""
+    order = selectors.client_orders(granted.client.pk).filter(number=number).first()
+    if order is None:
+        raise Http404("Commande introuvable dans votre espace client.")
+    now = timezone.now()
+    documents = selectors.client_documents(order)
+    actions = progress.client_actions(order, now)
+    latest_by_kind = {document.kind: document for document in documents if document.invoice_id is None}
+    context = {
+        "access": granted,
+        "order": order,
+        "text": progress.client_state_text(order),
+        "steps": progress.order_steps(order),
+        "actions": [(action, latest_by_kind.get(action.document_kind)) for action in actions],
+        "documents": documents,
+        "provider": order.solution.provider,
+    }
+    return render(request, "portal/order_detail.html", context)
+
+
+@client_required
+def document_download(request: HttpRequest, granted: ClientAccess, document_id: int) -> FileResponse:
+    """A document of the client's own orders only; each download is recorded."""
+    document = (
+        Document.objects.select_related("order").filter(pk=document_id, order__client_id=granted.client.pk).first()
+    )
+    if document is None:
+        raise Http404("Document introuvable dans votre espace client.")
+    services.event_record(
+        PortalEventKind.DOWNLOAD,
+        client=granted.client,
+        email=granted.email,
+        meta=request_meta(request),
+        order=document.order,
+        document=document,
+    )
+    suffix = PurePath(document.file.name).suffix or ".pdf"
+    content_type = mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=f"{document.order.number}-{document.kind}-v{document.version}{suffix}",
+        content_type=content_type,
+    )

@@ -1,0 +1,59 @@
+"""A client opens its space from the link of a reminder e-mail in a real headless Chromium, reads what it must sign
+(in French even with an English browser), downloads the document, and logs out."""
+
+import re
+
+import pytest
+import time_machine
+
+from monitoring.models import OutboxEmail
+from monitoring.reminders import deadlines_scan
+from orders.documents import document_generate
+from tests.e2e.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import advance, make_doctor, make_order, paris
+
+
+@pytest.fixture
+def english_browser_page(monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(locale="en-US", accept_downloads=True, viewport={"width": 1200, "height": 1000})
+        yield context.new_page()
+        browser.close()
+
+
+@pytest.mark.usefixtures("programme_data")
+def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
+    live_server, english_browser_page, settings, tmp_path
+):
+    settings.SITE_URL = live_server.url
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        order = advance(make_order(client=make_doctor(email="dr.e2e@cabinet.example")), "installed")
+        document_generate(order_id=order.pk, kind="va", acting_user=None)
+    date_5 = order.programme.date_5
+    with time_machine.travel(date_5.replace(hour=7), tick=False):  # J0 of the VA signature: a client reminder
+        deadlines_scan()
+    reminder = OutboxEmail.objects.get(kind="client_reminder", to="dr.e2e@cabinet.example")
+    link = re.search(r"(http://\S+/espace-client/acces/\S+)", reminder.body_text).group(1)
+    assert "suite=" in link
+    page = english_browser_page
+
+    page.goto(link)
+
+    todo = page.locator(".todo-card").inner_text()
+    assert "Signer la Vérification d'Aptitude (VA)" in todo
+    assert "juillet" in todo or "juin" in todo or "mai" in todo  # French month names, not the browser's English
+    page.screenshot(path=str(tmp_path / "client_order.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("text=Télécharger le document à signer")
+    saved = tmp_path / "va.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+    page.click("text=Se déconnecter")
+    assert "Vous êtes déconnecté" in page.locator(".messages").inner_text()
