@@ -7,6 +7,7 @@ stored with its SHA-256, the data it was built from and who asked; it is never e
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ CONDITIONAL_MENTION = (
 VAT_RATES = {"vat_20": Decimal("0.20"), "vat_8_5": Decimal("0.085"), "ht": Decimal("0")}
 CENT = Decimal("0.01")
 STATIC_ROOT = Path(settings.BASE_DIR) / "static"
+BATCH_QUEUE_GRACE = timedelta(minutes=5)
+BATCH_STALL_AFTER = timedelta(minutes=15)
 
 _font_config: Any = None
 
@@ -290,23 +293,58 @@ def _queue_batch(batch_id: int) -> None:
 
     try:
         generate_document_batch.delay(batch_id)
-    except Exception:  # the broker is down: the batch stays "en attente" (visible in the admin) and can be re-requested
+    except Exception:  # the broker is down: the batch stays "en attente"; ``batches_resume`` queues it again later
         logger.warning("document batch %s could not be queued", batch_id, exc_info=True)
 
 
+def batch_claim(batch_id: int, now: datetime) -> bool:
+    """Take a queued batch for this worker, atomically: a second message for the same batch (a resume that raced the
+    first delivery) finds it taken and does nothing, so no document is generated twice."""
+    return bool(
+        DocumentBatch.objects.filter(pk=batch_id, status=DocumentBatch.QUEUED).update(
+            status=DocumentBatch.RUNNING, progress_at=now
+        )
+    )
+
+
 def batch_run(*, batch_id: int) -> DocumentBatch:
-    """Generate the batch's documents one by one, resuming where a previous (interrupted) run stopped."""
+    """Generate the batch's documents one by one, resuming where a previous (interrupted) run stopped.
+
+    An error puts the batch back in the queue (the task retries it); a batch already taken or done is left alone.
+    """
+    if not batch_claim(batch_id, timezone.now()):
+        return DocumentBatch.objects.get(pk=batch_id)
     batch = DocumentBatch.objects.get(pk=batch_id)
-    DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.RUNNING)
     requester = batch.requested_by
-    for order_id in batch.order_ids[batch.processed :]:
-        try:
-            document_generate(order_id=order_id, kind=batch.kind, acting_user=requester)
-        except BusinessRuleError as error:
-            batch.refusals.append({"order_id": order_id, "message": error.message})
-            DocumentBatch.objects.filter(pk=batch.pk).update(processed=F("processed") + 1, refusals=batch.refusals)
-        else:
-            DocumentBatch.objects.filter(pk=batch.pk).update(processed=F("processed") + 1, generated=F("generated") + 1)
+    try:
+        for order_id in batch.order_ids[batch.processed :]:
+            try:
+                document_generate(order_id=order_id, kind=batch.kind, acting_user=requester)
+            except BusinessRuleError as error:
+                batch.refusals.append({"order_id": order_id, "message": error.message})
+                DocumentBatch.objects.filter(pk=batch.pk).update(
+                    processed=F("processed") + 1, refusals=batch.refusals, progress_at=timezone.now()
+                )
+            else:
+                DocumentBatch.objects.filter(pk=batch.pk).update(
+                    processed=F("processed") + 1, generated=F("generated") + 1, progress_at=timezone.now()
+                )
+    except Exception:
+        DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.QUEUED)
+        raise
     DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.DONE, finished_at=timezone.now())
     batch.refresh_from_db()
     return batch
+
+
+def batches_resume(*, now: datetime | None = None) -> list[int]:
+    """Queue again the batches nobody is working on: queued for over ``BATCH_QUEUE_GRACE`` (the broker was down when
+    they were asked for), or running with no progress for ``BATCH_STALL_AFTER`` (their worker died)."""
+    now = now or timezone.now()
+    stalled = DocumentBatch.objects.filter(status=DocumentBatch.RUNNING, progress_at__lt=now - BATCH_STALL_AFTER)
+    stalled.update(status=DocumentBatch.QUEUED)
+    waiting = DocumentBatch.objects.filter(status=DocumentBatch.QUEUED, created_at__lt=now - BATCH_QUEUE_GRACE)
+    batch_ids = list(waiting.order_by("pk").values_list("pk", flat=True))
+    for batch_id in batch_ids:
+        _queue_batch(batch_id)
+    return batch_ids

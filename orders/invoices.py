@@ -22,6 +22,7 @@ from orders.models import Document, DocumentKind, Invoice, InvoiceKind, InvoiceS
 logger = logging.getLogger(__name__)
 
 PAYMENT_DAYS = 30
+RENDER_GRACE = timedelta(minutes=5)
 LATE_PENALTY_MENTION = (
     "En cas de retard de paiement, pénalités au taux d'intérêt appliqué par la Banque centrale européenne à son "
     "opération de refinancement la plus récente majoré de 10 points, et indemnité forfaitaire pour frais de "
@@ -180,15 +181,35 @@ def _render_soon(invoice_id: int) -> None:
 
     try:
         render_invoice.delay(invoice_id)
-    except Exception:  # broker down: the number is kept; the PDF can be rendered again from the admin
+    except Exception:  # broker down: the number is kept; ``invoices_render_missing`` queues the PDF again later
         logger.warning("invoice %s: PDF rendering could not be queued", invoice_id, exc_info=True)
 
 
 def invoice_render(*, invoice_id: int) -> Document:
-    """Render the invoice's PDF as a new immutable document version (safe to repeat: it only adds a version)."""
-    invoice = Invoice.objects.select_related(
-        "order__client", "order__solution__provider", "order__programme", "credited_invoice"
-    ).get(pk=invoice_id)
+    """Render the invoice's PDF once: under the invoice's row lock, a second render (a retry, a resume that raced the
+    first task) finds the PDF there and returns it."""
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("order__client", "order__solution__provider", "order__programme", "credited_invoice")
+            .get(pk=invoice_id)
+        )
+        existing = invoice.documents.order_by("-version").first()
+        return existing or _invoice_pdf_store(invoice)
+
+
+def invoices_render_missing(*, now: datetime | None = None) -> list[int]:
+    """Queue the rendering of invoices issued over ``RENDER_GRACE`` ago that still have no PDF (the broker was down
+    when they were issued, or every retry failed). Their numbers were kept; only the PDF is missing."""
+    now = now or timezone.now()
+    missing = Invoice.objects.filter(documents__isnull=True, issued_at__lt=now - RENDER_GRACE)
+    invoice_ids = list(missing.order_by("pk").values_list("pk", flat=True))
+    for invoice_id in invoice_ids:
+        _render_soon(invoice_id)
+    return invoice_ids
+
+
+def _invoice_pdf_store(invoice: Invoice) -> Document:
     order = invoice.order
     context = {
         "invoice": invoice,

@@ -641,6 +641,8 @@ class DocumentBatch(models.Model):
     status = models.CharField(_("statut"), max_length=8, choices=STATUSES, default=QUEUED)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
     created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
+    # Set when a worker claims the batch and at each document: a running batch silent for long lost its worker.
+    progress_at = models.DateTimeField(_("dernière avancée le"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
 
     class Meta:

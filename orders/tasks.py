@@ -21,3 +21,15 @@ def generate_document_batch(self, batch_id: int) -> int:  # type: ignore[no-unty
         return documents.batch_run(batch_id=batch_id).generated
     except Exception as exc:  # a worker or storage hiccup: resume later from where it stopped
         raise self.retry(exc=exc) from exc
+
+
+@shared_task(name="orders.tasks.resume_stalled_work")
+def resume_stalled_work() -> dict[str, list[int]]:
+    """Every 10 minutes from beat: queue again what a broker outage or a dead worker left behind (document batches
+    still waiting or stalled, invoices without their PDF). Each is claimed or locked, so nothing is done twice."""
+    from orders import documents
+
+    return {
+        "batches": documents.batches_resume(),
+        "invoices": invoices.invoices_render_missing(),
+    }

@@ -176,7 +176,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # 07:00 run stays at 07:00 local time across daylight-saving changes.
 CELERY_BEAT_SCHEDULE = {
     "daily-deadline-scan": {"task": "monitoring.tasks.scan_deadlines", "schedule": crontab(hour=7, minute=0)},
-    "send-outbox": {"task": "monitoring.tasks.send_outbox", "schedule": crontab(minute="*/5")},
+    # If the 07:00 message was lost (broker down), a later run of the day does the scan; once done, runs do nothing.
+    "deadline-scan-catch-up": {"task": "monitoring.tasks.scan_deadlines", "schedule": crontab(hour="8-20", minute=30)},
+    "resume-stalled-work": {"task": "orders.tasks.resume_stalled_work", "schedule": crontab(minute="*/10")},
+    "send-outbox": {
+        "task": "monitoring.tasks.send_outbox",
+        "schedule": int(os.environ.get("SEGUR_OUTBOX_INTERVAL_SECONDS", "0")) or crontab(minute="*/5"),
+    },
     "worker-heartbeat": {
         "task": "monitoring.tasks.record_heartbeat",
         "schedule": crontab(minute="*/15"),
