@@ -23,42 +23,59 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_redis)
 
 
+def test_database_url() -> str:
+    """The URL of the database this test runs on, for the worker processes it starts."""
+    database = connection.settings_dict
+    return (
+        f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or '127.0.0.1'}"
+        f":{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
+def celery_process(arguments: list[str], *, broker_url: str, env: dict[str, str] | None = None):
+    """Start ``celery -A segur_portal <arguments>`` on this test's database and the given broker."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    environment = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "DJANGO_SETTINGS_MODULE": "segur_portal.settings.test",
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "segur_portal", *arguments, "--loglevel=WARNING"]
+    return subprocess.Popen(command, env=environment, cwd=Path(settings.BASE_DIR))
+
+
+def process_stop(process) -> None:
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 @pytest.fixture
 def real_celery_worker(transactional_db):
     """A real ``celery worker`` process on its own queue, reading the same test database as this test.
 
     Yields the queue name; tasks sent with ``apply_async(queue=...)`` go through the real broker to that process.
     """
-    import os
-    import subprocess
-    import sys
     import uuid
-    from pathlib import Path
 
-    database = connection.settings_dict
-    database_url = (
-        f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or '127.0.0.1'}"
-        f":{database['PORT'] or 5432}/{database['NAME']}"
-    )
     queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "DJANGO_SETTINGS_MODULE": "segur_portal.settings.test",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "segur_portal", "worker", "--pool=solo", "--queues", queue]
-    command += ["--without-mingle", "--without-gossip", "--loglevel=WARNING"]
-    process = subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR))
+    arguments = ["worker", "--pool=solo", "--queues", queue, "--without-mingle", "--without-gossip"]
+    process = celery_process(arguments, broker_url=settings.CELERY_BROKER_URL)
     try:
         yield queue
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        process_stop(process)
 
 
 @pytest.fixture
