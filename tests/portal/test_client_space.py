@@ -297,3 +297,15 @@ def test_the_reminder_to_sign_the_va_carries_a_personal_link_to_the_order(client
     response = client.get(link.removeprefix("http://127.0.0.1:8000"), follow=True)
     assert "Signer la Vérification d'Aptitude (VA)" in text(response)
     assert response.redirect_chain[-1][0] == reverse("portal:order", args=[installed_order.number])
+
+
+def test_the_client_page_links_to_its_portal_journal_and_shows_a_revocation(client, installed_order):
+    staff = make_user("c.durand", SALES_GROUP)
+    services.access_links_revoke(client_id=installed_order.client.pk, acting_user=staff)
+    client.force_login(staff)
+
+    page = text(client.get(reverse("admin:clients_client_change", args=[installed_order.client.pk])))
+
+    assert "Journal de l'espace client (1 événement(s))" in page
+    assert f"?client__id__exact={installed_order.client.pk}" in page
+    assert "liens révoqués le" in page
