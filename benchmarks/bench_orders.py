@@ -164,12 +164,21 @@ def measure(repeat: int) -> dict[str, float]:
 
     from monitoring import reminders
 
-    with CaptureQueriesContext(connection) as scan_queries, transaction.atomic():
+    scan_queries: list[str] = []
+
+    def count_query(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        scan_queries.append(sql)  # every statement, including bulk inserts and cursor fetches' queries
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count_query), transaction.atomic():
         started = time.perf_counter()
         summary = reminders.deadlines_scan(now=now)
         scan_seconds = time.perf_counter() - started
         transaction.set_rollback(True)  # the next size scans the same day again
+    client_ms, client_queries = measure_client_page(repeat)
     return {
+        "client_ms": client_ms,
+        "client_queries": client_queries,
         "scan_s": scan_seconds,
         "scan_queries": len(scan_queries),
         "scan_reminders": summary.reminders,
@@ -179,6 +188,30 @@ def measure(repeat: int) -> dict[str, float]:
         "deadline_queries": len(deadline_queries),
         "deadlines": deadlines,
     }
+
+
+def measure_client_page(repeat: int) -> tuple[float, int]:
+    """A client's order page in the client space, opened with its personal link: it should not grow with the
+    number of orders of the other clients."""
+    from django.db import connection
+    from django.test import Client as HttpClient
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order
+    from portal.access import access_url
+
+    order = Order.objects.select_related("client").order_by("pk").first()
+    browser = HttpClient()
+    link = access_url(order.client, order.client.email).split("/espace-client/", 1)[1]
+    assert browser.get(f"/espace-client/{link}").status_code == 302
+    timings = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = browser.get(f"/espace-client/commandes/{order.number}/")
+            timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.status_code
+    return statistics.median(timings) * 1000, len(queries)
 
 
 def main() -> None:
@@ -228,7 +261,8 @@ def main() -> None:
             user.groups.add(sales_group)
         print(
             f"{'orders':>8} | {'list (ms, median)':>17} | {'list queries':>12} | {'deadlines (s)':>13} | "
-            f"{'µs / order':>10} | {'deadline queries':>16}"
+            f"{'µs / order':>10} | {'deadline queries':>16} | {'scan (s)':>14} | {'scan queries':>12} | "
+            f"{'reminders':>9} | {'client page (ms)':>16} | {'client queries':>14}"
         )
         seeded = 0
         for size in sorted(arguments.sizes):
@@ -239,7 +273,7 @@ def main() -> None:
                 f"{size:>8} | {figures['list_ms']:>17.1f} | {figures['list_queries']:>12} | "
                 f"{figures['deadline_s']:>13.3f} | {figures['deadline_s'] / size * 1e6:>10.1f} | "
                 f"{figures['deadline_queries']:>16} | {figures['scan_s']:>14.2f} | {figures['scan_queries']:>12} | "
-                f"{figures['scan_reminders']:>9}",
+                f"{figures['scan_reminders']:>9} | {figures['client_ms']:>16.1f} | {figures['client_queries']:>14}",
                 flush=True,
             )
     finally:

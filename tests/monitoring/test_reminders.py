@@ -362,3 +362,35 @@ def test_a_settled_order_with_an_open_portability_request_keeps_its_deadline():
     Order.objects.filter(pk=cancelled.pk).update(state="cancelled")
 
     assert list(with_open_deadlines(Order.objects.all())) == [order]
+
+
+@pytest.mark.django_db
+def test_the_scan_makes_as_many_queries_for_30_orders_as_for_3(team):
+    from django.db import connection
+
+    def scan_counting_queries(moment):
+        statements: list[str] = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            summary = scan_at(moment)
+        return summary, len(statements)
+
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        solution = make_solution()
+        for _ in range(3):
+            make_order(solution=solution, salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+    small, few = scan_counting_queries(paris(2026, 12, 9, 7))
+    JobRun.objects.all().delete()
+    ReminderDispatch.objects.all().delete()
+    OutboxEmail.objects.all().delete()
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        for _ in range(27):
+            make_order(solution=solution, salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+    large, many = scan_counting_queries(paris(2026, 12, 9, 7))
+
+    assert (small.reminders, large.reminders) == (6, 60)  # a digest line and a client e-mail per order
+    assert few > 10 and many == few, (few, many)  # bounded by batches of 2 000, not by orders
