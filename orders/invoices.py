@@ -186,16 +186,29 @@ def _render_soon(invoice_id: int) -> None:
 
 
 def invoice_render(*, invoice_id: int) -> Document:
-    """Render the invoice's PDF once: under the invoice's row lock, a second render (a retry, a resume that raced the
-    first task) finds the PDF there and returns it."""
+    """Render the invoice's PDF once. The rendering holds no lock; the PDF is stored under the invoice's row lock,
+    so a second render (a retry, a resume that raced the first task) finds the first PDF and keeps it."""
+    invoice = Invoice.objects.select_related(
+        "order__client", "order__solution__provider", "order__programme", "credited_invoice"
+    ).get(pk=invoice_id)
+    existing = invoice.documents.order_by("-version").first()
+    if existing is not None:
+        return existing
+    pdf = _invoice_pdf(invoice)
     with transaction.atomic():
-        invoice = (
-            Invoice.objects.select_for_update(of=("self",))
-            .select_related("order__client", "order__solution__provider", "order__programme", "credited_invoice")
-            .get(pk=invoice_id)
+        Invoice.objects.select_for_update().filter(pk=invoice_id).values_list("pk", flat=True).get()
+        existing = Document.objects.filter(invoice_id=invoice_id).order_by("-version").first()
+        if existing is not None:
+            return existing
+        return documents.document_store(
+            order=invoice.order,
+            kind=DocumentKind.INVOICE,
+            pdf=pdf,
+            snapshot={"number": invoice.number, "lines": invoice.lines},
+            acting_user=None,
+            filename=invoice.number,
+            invoice=invoice,
         )
-        existing = invoice.documents.order_by("-version").first()
-        return existing or _invoice_pdf_store(invoice)
 
 
 def invoices_render_missing(*, now: datetime | None = None) -> list[int]:
@@ -209,7 +222,7 @@ def invoices_render_missing(*, now: datetime | None = None) -> list[int]:
     return invoice_ids
 
 
-def _invoice_pdf_store(invoice: Invoice) -> Document:
+def _invoice_pdf(invoice: Invoice) -> bytes:
     order = invoice.order
     context = {
         "invoice": invoice,
@@ -220,13 +233,4 @@ def _invoice_pdf_store(invoice: Invoice) -> Document:
         "late_penalty_mention": LATE_PENALTY_MENTION,
         "state_funding_mention": documents.STATE_FUNDING_MENTION,
     }
-    pdf = documents.render_pdf(render_to_string("documents/invoice.html", context))
-    return documents.document_store(
-        order=order,
-        kind=DocumentKind.INVOICE,
-        pdf=pdf,
-        snapshot={"number": invoice.number, "lines": invoice.lines},
-        acting_user=None,
-        filename=invoice.number,
-        invoice=invoice,
-    )
+    return documents.render_pdf(render_to_string("documents/invoice.html", context))

@@ -90,8 +90,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The embedded default is shared by the web app and the worker: wait for a write lock rather than fail.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The embedded default is shared by the web app and the worker: wait for a write lock rather than fail, and take
+    # it when a transaction begins (a read lock cannot wait to become a write lock: SQLite fails it at once).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
