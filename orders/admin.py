@@ -738,6 +738,7 @@ class OrderEventAdmin(admin.ModelAdmin):
 
 @admin.register(DocumentBatch)
 class DocumentBatchAdmin(admin.ModelAdmin):
+    change_form_template = "admin/orders/documentbatch/change_form.html"
     list_display = ("created_at", "kind", "progress", "status", "requested_by", "finished_at")
     list_filter = ("status", "kind")
     fields = ("kind", "progress", "status", "requested_by", "created_at", "finished_at", "refusal_list")

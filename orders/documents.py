@@ -70,11 +70,15 @@ def local_files_fetcher() -> Any:
     return _fetcher
 
 
+# One image cache per worker process too: the letterhead logo is decoded once, not once per document.
+IMAGE_CACHE: dict[str, Any] = {}
+
+
 def render_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
     document = HTML(string=html, base_url=STATIC_ROOT.as_uri() + "/", url_fetcher=local_files_fetcher())
-    return document.write_pdf(font_config=font_configuration())
+    return document.write_pdf(font_config=font_configuration(), cache=IMAGE_CACHE)
 
 
 @dataclass(frozen=True)

@@ -496,7 +496,9 @@ class OrderEvent(models.Model):
     SYSTEM = "system"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("membre du personnel")
+    )
     actor_label = models.CharField(_("acteur"), max_length=150)
     created_at = models.DateTimeField(_("le"), auto_now_add=True, db_index=True)
     action = models.CharField(_("action"), max_length=64)
@@ -570,10 +572,17 @@ class Invoice(models.Model):
     total_vat = models.DecimalField(_("total TVA"), max_digits=10, decimal_places=2)
     total_ttc = models.DecimalField(_("total TTC"), max_digits=10, decimal_places=2)
     credited_invoice = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_note",
+        verbose_name=_("facture corrigée (avoir)"),
     )
     reason = models.TextField(_("motif (avoir)"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("créé par")
+    )
 
     class Meta:
         verbose_name = _("facture")
@@ -606,7 +615,9 @@ class Document(models.Model):
     file = models.FileField(_("fichier"), upload_to="documents/%Y/%m/")
     sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
     snapshot = models.JSONField(_("données utilisées"), default=dict)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("créé par")
+    )
     created_at = models.DateTimeField(_("généré le"), auto_now_add=True)
 
     class Meta:
@@ -639,7 +650,9 @@ class DocumentBatch(models.Model):
     generated = models.PositiveIntegerField(_("générés"), default=0)
     refusals = models.JSONField(_("refus"), default=list, blank=True)
     status = models.CharField(_("statut"), max_length=8, choices=STATUSES, default=QUEUED)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("demandé par")
+    )
     created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
     # Set when a worker claims the batch and at each document: a running batch silent for long lost its worker.
     progress_at = models.DateTimeField(_("dernière avancée le"), null=True, blank=True)

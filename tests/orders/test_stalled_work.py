@@ -105,3 +105,21 @@ def test_a_lost_07_00_message_is_caught_up_later_in_the_day_and_only_once():
 
     assert JobRun.objects.filter(job=SCAN_JOB).count() == 1
     assert JobRun.objects.get(job=SCAN_JOB).run_date.isoformat() == "2026-11-23"
+
+
+def test_the_batch_page_shows_a_progress_bar_that_refreshes_until_done(client):
+    from django.urls import reverse
+
+    from tests.factories import make_user
+
+    batch = documents.batch_request(order_ids=[make_order().pk, make_order().pk], kind="order_form", acting_user=None)
+    client.force_login(make_user("root", is_superuser=True))
+    url = reverse("admin:orders_documentbatch_change", args=[batch.pk])
+
+    waiting = client.get(url).content.decode()
+    documents.batch_run(batch_id=batch.pk)
+    done = client.get(url).content.decode()
+
+    assert '<progress max="2" value="0"' in waiting and 'http-equiv="refresh"' in waiting
+    assert "relancé automatiquement" in waiting
+    assert '<progress max="2" value="2"' in done and 'http-equiv="refresh"' not in done
