@@ -176,7 +176,15 @@ def measure(repeat: int) -> dict[str, float]:
         scan_seconds = time.perf_counter() - started
         transaction.set_rollback(True)  # the next size scans the same day again
     client_ms, client_queries = measure_client_page(repeat)
+    with CaptureQueriesContext(connection) as calendar_queries:
+        started = time.perf_counter()
+        calendar = browser.get("/admin/calendrier/")
+        calendar_seconds = time.perf_counter() - started
+    assert calendar.status_code == 200, calendar.status_code
     return {
+        "calendar_s": calendar_seconds,
+        "calendar_queries": len(calendar_queries),
+        "calendar_kb": len(calendar.content) / 1024,
         "client_ms": client_ms,
         "client_queries": client_queries,
         "scan_s": scan_seconds,
@@ -262,7 +270,8 @@ def main() -> None:
         print(
             f"{'orders':>8} | {'list (ms, median)':>17} | {'list queries':>12} | {'deadlines (s)':>13} | "
             f"{'µs / order':>10} | {'deadline queries':>16} | {'scan (s)':>14} | {'scan queries':>12} | "
-            f"{'reminders':>9} | {'client page (ms)':>16} | {'client queries':>14}"
+            f"{'reminders':>9} | {'client page (ms)':>16} | {'client queries':>14} | {'calendar (s)':>12} | "
+            f"{'calendar queries':>16} | {'calendar (KiB)':>14}"
         )
         seeded = 0
         for size in sorted(arguments.sizes):
@@ -273,7 +282,8 @@ def main() -> None:
                 f"{size:>8} | {figures['list_ms']:>17.1f} | {figures['list_queries']:>12} | "
                 f"{figures['deadline_s']:>13.3f} | {figures['deadline_s'] / size * 1e6:>10.1f} | "
                 f"{figures['deadline_queries']:>16} | {figures['scan_s']:>14.2f} | {figures['scan_queries']:>12} | "
-                f"{figures['scan_reminders']:>9} | {figures['client_ms']:>16.1f} | {figures['client_queries']:>14}",
+                f"{figures['scan_reminders']:>9} | {figures['client_ms']:>16.1f} | {figures['client_queries']:>14} | "
+                f"{figures['calendar_s']:>12.2f} | {figures['calendar_queries']:>16} | {figures['calendar_kb']:>14.0f}",
                 flush=True,
             )
     finally:

@@ -64,6 +64,22 @@ class CalendarDay:
     def amount(self) -> Decimal:
         return sum((item["amount"] for item in self.items), Decimal("0"))
 
+    def by_deadline(self) -> list[dict[str, Any]]:
+        """The day's items counted per kind of deadline, with the amounts at stake (the crunch days read at once)."""
+        groups: dict[str, dict[str, Any]] = {}
+        for item in self.items:
+            deadline = item["deadline"]
+            group = groups.setdefault(
+                deadline.code,
+                {"code": deadline.code, "action": deadline.action, "actor": deadline.actor_label, "count": 0},
+            )
+            group["count"] += 1
+            group["amount"] = group.get("amount", Decimal("0")) + item["amount"]
+        return sorted(groups.values(), key=lambda group: (-group["count"], group["code"]))
+
+    def shown(self, limit: int) -> list[dict[str, Any]]:
+        return self.items[:limit]
+
 
 def deadline_calendar(
     *, now: datetime, days: int = 90, code: str = "", salesperson_id: int | None = None, state: str = ""

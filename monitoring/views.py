@@ -27,6 +27,11 @@ DEADLINE_CODES = [
 ]
 
 
+# Rows listed per day: a crunch day (Date 4) holds thousands of orders; the counts per kind cover them all.
+CALENDAR_ROWS_PER_DAY = 25
+CALENDAR_ROWS_PER_DAY_FILTERED = 500
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -49,6 +54,8 @@ def deadline_calendar(request: HttpRequest) -> TemplateResponse:
     if not request.user.has_perm("orders.view_order"):
         raise PermissionDenied
     salesperson = request.GET.get("commercial", "")
+    filtered = any(request.GET.get(name) for name in ("echeance", "commercial", "etat"))
+    limit = CALENDAR_ROWS_PER_DAY_FILTERED if filtered else CALENDAR_ROWS_PER_DAY
     overdue, days = selectors.deadline_calendar(
         now=timezone.now(),
         code=request.GET.get("echeance", ""),
@@ -58,8 +65,8 @@ def deadline_calendar(request: HttpRequest) -> TemplateResponse:
     context = {
         **admin.site.each_context(request),
         "title": "Calendrier des échéances (90 jours)",
-        "overdue": overdue,
-        "days": days,
+        "overdue": {"day": overdue, "rows": overdue.shown(limit), "hidden": max(overdue.count - limit, 0)},
+        "days": [{"day": day, "rows": day.shown(limit), "hidden": max(day.count - limit, 0)} for day in days],
         "codes": DEADLINE_CODES,
         "states": OrderState.choices,
         "salespeople": get_user_model().objects.filter(orders_sold__isnull=False).distinct().order_by("username"),

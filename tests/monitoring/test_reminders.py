@@ -394,3 +394,27 @@ def test_the_scan_makes_as_many_queries_for_30_orders_as_for_3(team):
 
     assert (small.reminders, large.reminders) == (6, 60)  # a digest line and a client e-mail per order
     assert few > 10 and many == few, (few, many)  # bounded by batches of 2 000, not by orders
+
+
+@pytest.mark.django_db
+def test_a_crunch_day_lists_a_bounded_number_of_rows_but_counts_them_all(client, team, settings):
+    from monitoring import views
+
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        solution = make_solution()
+        orders = [make_order(solution=solution, salesperson=team["sales"]) for _ in range(4)]
+    original = views.CALENDAR_ROWS_PER_DAY
+    views.CALENDAR_ROWS_PER_DAY = 3
+    try:
+        with time_machine.travel(paris(2026, 12, 1, 10), tick=False):
+            client.force_login(team["admin"])
+            page = client.get(reverse("deadline_calendar")).content.decode()
+            filtered = client.get(reverse("deadline_calendar"), {"echeance": "DATE_4_SIGNATURE"}).content.decode()
+    finally:
+        views.CALENDAR_ROWS_PER_DAY = original
+
+    assert "16/12/2026 — 4 échéance(s)" in page
+    assert "<strong>4</strong> × Faire signer le bon de commande par le client" in page
+    assert sum(page.count(order.number) for order in orders) == 3
+    assert "… et 1 autre(s) échéance(s) ce jour-là" in page
+    assert sum(filtered.count(order.number) for order in orders) == 4 and "autre(s) échéance(s)" not in filtered
