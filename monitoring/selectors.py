@@ -12,7 +12,7 @@ from django.db.models import Max
 from monitoring.models import WorkerHeartbeat
 from orders import rules
 from orders.models import Order, Solution
-from orders.selectors import with_open_deadlines
+from orders.selectors import deadline_rows, with_open_deadlines
 from segur_portal.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -84,16 +84,17 @@ class CalendarDay:
 def deadline_calendar(
     *, now: datetime, days: int = 90, code: str = "", salesperson_id: int | None = None, state: str = ""
 ) -> tuple[CalendarDay, list[CalendarDay]]:
-    """Open deadlines of the next ``days`` days by day, and the overdue ones apart (one streamed query)."""
+    """Open deadlines of the next ``days`` days by day, and the overdue ones apart (one streamed query of light rows,
+    ``orders.selectors.deadline_rows``)."""
     horizon = now + timedelta(days=days)
-    orders = with_open_deadlines(Order.objects.all()).select_related("programme", "solution", "client", "salesperson")
+    orders = with_open_deadlines(Order.objects.all())
     if salesperson_id:
         orders = orders.filter(salesperson_id=salesperson_id)
     if state:
         orders = orders.filter(state=state)
     overdue = CalendarDay(rules.paris_date(now))
     by_day: dict[date, CalendarDay] = {}
-    for order in orders.iterator(chunk_size=2000):
+    for order in deadline_rows(orders, "number", "principal_amount", "secondary_amount", "client__name"):
         for deadline in rules.order_deadlines(order, now):
             if deadline.status == rules.MET or (code and deadline.code != code) or deadline.due_at > horizon:
                 continue

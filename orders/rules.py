@@ -709,6 +709,38 @@ def _deadline(
     return Deadline(code, due_at, actor, action, reference, status, met_at)
 
 
+# What ``order_deadlines`` reads, and nothing else: ``selectors.deadline_rows`` loads just these for the pages that
+# compute the deadlines of every order (calendar, list filter). A field read below must be listed here.
+DEADLINE_ORDER_FIELDS = (
+    "state",
+    "is_pilot",
+    "signed_at",
+    "pre_order_expiry_notified_at",
+    "date_2_notice_sent_at",
+    "installed_at",
+    "completion_attested_at",
+    "va_signed_at",
+    "terminated_at",
+    "termination_notified_at",
+    "portability_requested_at",
+    "portability_delivered_at",
+    "journal_received_at",
+)
+DEADLINE_PROGRAMME_FIELDS = (
+    "date_2",
+    "date_4",
+    "date_5",
+    "date_6",
+    "pre_order_window_days",
+    "secondary_observation_months",
+    "secondary_request_months",
+    "termination_notice_months",
+    "portability_days",
+    "ans_check_months",
+)
+DEADLINE_SOLUTION_FIELDS = ("complete_dossier_submitted_at",)
+
+
 def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
     """Every deadline of one order, by due date (SPEC §10). Reads ``order.programme`` and ``order.solution``.
 
