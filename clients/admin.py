@@ -160,16 +160,10 @@ class ClientAdmin(AllOrNothingImportAdminMixin, ImportExportModelAdmin):
 
     @admin.action(description=_("Envoyer un lien d'accès à l'espace client"), permissions=["change"])
     def send_portal_link(self, request: HttpRequest, queryset: Any) -> None:
-        """To the client's e-mail, or else to its first signatory contact (the one who signs its documents)."""
         sent, refused = 0, []
         for client in queryset.prefetch_related("contacts").order_by("pk"):
-            signatories = [contact.email for contact in client.contacts.all() if contact.is_signatory]
-            address = client.email or next(iter(signatories), "")
-            if not address:
-                refused.append(f"{client.name} : aucune adresse e-mail (client ou contact signataire)")
-                continue
             try:
-                portal_services.access_link_send(client=client, email=address, acting_user=request.user)
+                portal_services.access_link_send_to_client(client=client, acting_user=request.user)
             except BusinessRuleError as error:
                 refused.append(f"{client.name} : {error.message}")
             else:

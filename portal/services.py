@@ -82,6 +82,20 @@ def access_link_send(
     return outbox
 
 
+def access_link_send_to_client(*, client: Client, acting_user: object | None = None) -> OutboxEmail:
+    """Staff send: to the client's own e-mail, or else to its first signatory contact (who signs its documents)."""
+    signatories = [contact.email for contact in client.contacts.all() if contact.is_signatory and contact.email]
+    address = client.email or next(iter(signatories), "")
+    if not address:
+        raise BusinessRuleError.single(
+            "PORTAL_NO_ADDRESS",
+            "aucune adresse e-mail (ni celle du client, ni celle d'un contact signataire) : ajoutez-en une.",
+            "espace client",
+            field="email",
+        )
+    return access_link_send(client=client, email=address, acting_user=acting_user)
+
+
 def access_link_request(*, email: str, meta: RequestMeta | None = None, now: datetime | None = None) -> int:
     """A visitor asks for a link: one is sent to each client that owns ``email``; returns how many.
 

@@ -66,10 +66,8 @@ def in_french(view: PortalView) -> PortalView:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with translation.override("fr"):
+        with translation.override("fr"):  # the views render their templates inside (``render``)
             response = view(request, *args, **kwargs)
-            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
-                response.render()
         response["Content-Language"] = "fr"
         return response
 

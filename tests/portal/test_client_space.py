@@ -309,3 +309,13 @@ def test_the_client_page_links_to_its_portal_journal_and_shows_a_revocation(clie
     assert "Journal de l'espace client (1 événement(s))" in page
     assert f"?client__id__exact={installed_order.client.pk}" in page
     assert "liens révoqués le" in page
+
+
+def test_without_its_own_e_mail_a_client_gets_the_link_at_its_signatory_contact():
+    structure = make_doctor(email="")
+    ContactPerson.objects.create(client=structure, name="Accueil", email="accueil@cabinet.example")
+    ContactPerson.objects.create(client=structure, name="Dr Signe", email="signe@cabinet.example", is_signatory=True)
+
+    email = services.access_link_send_to_client(client=structure)
+
+    assert email.to == "signe@cabinet.example"
