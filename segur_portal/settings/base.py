@@ -206,6 +206,8 @@ SEGUR_REMINDER_OFFSETS_DAYS = [
 
 # The provider running this back-office (letterhead of its documents, sender of its e-mails).
 SEGUR_PROVIDER_NAME = os.environ.get("SEGUR_PROVIDER_NAME", "")
+# Letterhead logo of the PDF documents: a file under static/ (rendering never leaves static/); empty for none.
+SEGUR_PROVIDER_LOGO = os.environ.get("SEGUR_PROVIDER_LOGO", "documents/logo-demo.svg")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # Client space: personal access links sent by e-mail (portal.access).
 PORTAL_LINK_MAX_AGE_DAYS = int(os.environ.get("PORTAL_LINK_MAX_AGE_DAYS", "30"))

@@ -314,3 +314,29 @@ def test_the_admin_signature_form_takes_the_signed_copy(client):
 
     assert response.status_code == 302
     assert Document.objects.filter(order=order, kind="signed_order_form").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [("documents/logo-demo.svg", True), ("", False), ("documents/absent.png", False), ("../pyproject.toml", False)],
+)
+def test_the_letterhead_logo_comes_from_settings_and_only_from_static(settings, setting, shown):
+    from django.template import Context, Template
+
+    settings.SEGUR_PROVIDER_LOGO = setting
+
+    html = Template("{% load documents_extras %}{% provider_logo %}").render(Context())
+
+    assert html == (setting if shown else "")
+
+
+def test_an_order_form_renders_with_the_logo_of_the_settings(settings):
+    order = make_order()
+    settings.SEGUR_PROVIDER_LOGO = ""
+    without_logo = generate(order)
+    settings.SEGUR_PROVIDER_LOGO = "documents/logo-demo.svg"
+
+    with_logo = generate(order)
+
+    assert with_logo.file.size > without_logo.file.size + 200  # the logo's drawing, fetched from static/
+    assert pdf_text(with_logo).startswith("Logimed")  # the logo's own lettering comes first on the page
