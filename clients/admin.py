@@ -24,6 +24,7 @@ from clients.models import Client, ContactPerson, ReferenceBase, ReferenceEntry
 from clients.resources import DoctorResource, StructureResource, file_line
 from orders.exceptions import BusinessRuleError
 from portal import services as portal_services
+from segur_portal.records import ViewOnlyAdminMixin
 
 SESSION_KEY = "reference_base_import"
 PREVIEW_ROWS = 10
@@ -253,7 +254,9 @@ def numeric_finess_as_text(value: Any) -> Any:
 
 
 @admin.register(ReferenceBase)
-class ReferenceBaseAdmin(admin.ModelAdmin):
+class ReferenceBaseAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """A version is added only by the import below, all or nothing; it records what the ANS published: never edited."""
+
     list_display = ("version", "published_on", "source_filename", "imported_at", "entry_count")
     readonly_fields = ("version", "published_on", "source_filename", "imported_at")
     inlines = [ReferenceEntryInline]
@@ -262,15 +265,6 @@ class ReferenceBaseAdmin(admin.ModelAdmin):
     @admin.display(description=_("lignes"))
     def entry_count(self, base: ReferenceBase) -> int:
         return base.entries.count()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # a version is added only by the import below, all or nothing
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # an imported version is a record of what the ANS published: never edited
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[Any]:
         return [

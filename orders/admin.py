@@ -40,6 +40,7 @@ from orders.models import (
     SolutionVersion,
 )
 from orders.resources import OrderExportResource, OrderImportResource
+from segur_portal.records import ViewOnlyAdminMixin
 
 STATE_COLOURS = {
     "draft": "#6b7280",
@@ -716,7 +717,7 @@ class OrderAdmin(AllOrNothingImportAdminMixin, ImportExportMixin, admin.ModelAdm
 
 
 @admin.register(OrderEvent)
-class OrderEventAdmin(admin.ModelAdmin):
+class OrderEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "order", "actor_label", "action", "from_state", "to_state", "accepted")
     list_filter = ("accepted", "action", "to_state")
     search_fields = ("order__number", "actor_label", "message")
@@ -726,18 +727,9 @@ class OrderEventAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in OrderEvent._meta.concrete_fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(DocumentBatch)
-class DocumentBatchAdmin(admin.ModelAdmin):
+class DocumentBatchAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/orders/documentbatch/change_form.html"
     list_display = ("created_at", "kind", "progress", "status", "requested_by", "finished_at")
     list_filter = ("status", "kind")
@@ -751,12 +743,3 @@ class DocumentBatchAdmin(admin.ModelAdmin):
     @admin.display(description=_("refus"))
     def refusal_list(self, batch: DocumentBatch) -> str:
         return format_html_join("", "<p>Commande {} : {}</p>", ((r["order_id"], r["message"]) for r in batch.refusals))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from clients.models import Client
+from segur_portal.records import WriteOnceRecord
 
 
 class Couloir(models.TextChoices):
@@ -490,8 +491,11 @@ class Order(ConcurrentTransitionMixin, models.Model):
         """Cancelled with a reason, before any ASP request (SPEC §7)."""
 
 
-class OrderEvent(models.Model):
+class OrderEvent(WriteOnceRecord, models.Model):
     """Immutable log of every transition and every refused attempt worth keeping (SPEC §7)."""
+
+    edit_refusal = "Un événement du journal ne se modifie jamais (SPEC §7)."
+    delete_refusal = "Un événement du journal ne se supprime jamais (SPEC §7)."
 
     SYSTEM = "system"
 
@@ -515,14 +519,6 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.action} {self.from_state}→{self.to_state}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise ValueError("Un événement du journal ne se modifie jamais (SPEC §7).")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise ValueError("Un événement du journal ne se supprime jamais (SPEC §7).")
 
 
 class DocumentKind(models.TextChoices):
@@ -558,8 +554,11 @@ class InvoiceSeries(models.Model):
         return f"{self.prefix} ({self.last_number})"
 
 
-class Invoice(models.Model):
+class Invoice(WriteOnceRecord, models.Model):
     """An issued invoice or credit note: never edited (a correction is a credit note referencing it)."""
+
+    edit_refusal = "Une facture émise ne se modifie jamais : émettez un avoir (CGI art. 289)."
+    delete_refusal = "Une facture émise ne se supprime jamais : émettez un avoir."
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoices")
     kind = models.CharField(_("type"), max_length=16, choices=InvoiceKind.choices)
@@ -596,17 +595,12 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise ValueError("Une facture émise ne se modifie jamais : émettez un avoir (CGI art. 289).")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise ValueError("Une facture émise ne se supprime jamais : émettez un avoir.")
-
-
-class Document(models.Model):
+class Document(WriteOnceRecord, models.Model):
     """A generated document: immutable; regenerating creates a new version (issue 4, AF §4.3)."""
+
+    edit_refusal = "Un document généré ne se modifie jamais : générez une nouvelle version."
+    delete_refusal = "Un document généré ne se supprime jamais."
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="documents")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="documents")
@@ -628,14 +622,6 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.order_id} v{self.version}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise ValueError("Un document généré ne se modifie jamais : générez une nouvelle version.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise ValueError("Un document généré ne se supprime jamais.")
 
 
 class DocumentBatch(models.Model):

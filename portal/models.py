@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from segur_portal.records import WriteOnceRecord
+
 
 class PortalEventKind(models.TextChoices):
     LINK_REQUESTED = "link_requested", _("Lien demandé")
@@ -15,7 +17,10 @@ class PortalEventKind(models.TextChoices):
     LINKS_REVOKED = "links_revoked", _("Liens révoqués")
 
 
-class PortalEvent(models.Model):
+class PortalEvent(WriteOnceRecord, models.Model):
+    edit_refusal = "Un événement du journal de l'espace client ne se modifie jamais."
+    delete_refusal = "Un événement du journal de l'espace client ne se supprime jamais."
+
     client = models.ForeignKey(
         "clients.Client", on_delete=models.PROTECT, null=True, blank=True, related_name="portal_events"
     )
@@ -39,11 +44,3 @@ class PortalEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.email or self.client_id}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise ValueError("Un événement du journal de l'espace client ne se modifie jamais.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise ValueError("Un événement du journal de l'espace client ne se supprime jamais.")
