@@ -1,46 +1,20 @@
 """A staff member drives the admin in a real headless Chromium: log in, open an order, run a transition."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 import time_machine
 
 from orders.roles import FINANCE_GROUP
 from tests.factories import advance, make_order, make_user, paris
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls below happen outside it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(locale="fr-FR", viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
-
 
 @pytest.mark.usefixtures("programme_data")
-def test_finance_files_an_advance_request_from_the_order_page(live_server, browser_page, tmp_path):
+def test_finance_files_an_advance_request_from_the_order_page(live_server, new_browser_page, tmp_path):
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = advance(make_order(), "firm")
     user = make_user("compta", FINANCE_GROUP)
     user.set_password("mot-de-passe-de-test")
     user.save()
-    page = browser_page
+    page = new_browser_page()
 
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "compta")

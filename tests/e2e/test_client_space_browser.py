@@ -9,28 +9,12 @@ import time_machine
 from monitoring.models import OutboxEmail
 from monitoring.reminders import deadlines_scan
 from orders.documents import document_generate
-from tests.e2e.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import advance, make_doctor, make_order, paris
-
-
-@pytest.fixture
-def english_browser_page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(locale="en-US", accept_downloads=True, viewport={"width": 1200, "height": 1000})
-        yield context.new_page()
-        browser.close()
 
 
 @pytest.mark.usefixtures("programme_data")
 def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
-    live_server, english_browser_page, settings, tmp_path
+    live_server, new_browser_page, settings, tmp_path
 ):
     settings.SITE_URL = live_server.url
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
@@ -42,7 +26,7 @@ def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
     reminder = OutboxEmail.objects.get(kind="client_reminder", to="dr.e2e@cabinet.example")
     link = re.search(r"(http://\S+/espace-client/acces/\S+)", reminder.body_text).group(1)
     assert "suite=" in link
-    page = english_browser_page
+    page = new_browser_page(locale="en-US", accept_downloads=True)
 
     page.goto(link)
 

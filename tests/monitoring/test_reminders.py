@@ -397,21 +397,17 @@ def test_the_scan_makes_as_many_queries_for_30_orders_as_for_3(team):
 
 
 @pytest.mark.django_db
-def test_a_crunch_day_lists_a_bounded_number_of_rows_but_counts_them_all(client, team, settings):
+def test_a_crunch_day_lists_a_bounded_number_of_rows_but_counts_them_all(client, team, monkeypatch):
     from monitoring import views
 
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         solution = make_solution()
         orders = [make_order(solution=solution, salesperson=team["sales"]) for _ in range(4)]
-    original = views.CALENDAR_ROWS_PER_DAY
-    views.CALENDAR_ROWS_PER_DAY = 3
-    try:
-        with time_machine.travel(paris(2026, 12, 1, 10), tick=False):
-            client.force_login(team["admin"])
-            page = client.get(reverse("deadline_calendar")).content.decode()
-            filtered = client.get(reverse("deadline_calendar"), {"echeance": "DATE_4_SIGNATURE"}).content.decode()
-    finally:
-        views.CALENDAR_ROWS_PER_DAY = original
+    monkeypatch.setattr(views, "CALENDAR_ROWS_PER_DAY", 3)
+    with time_machine.travel(paris(2026, 12, 1, 10), tick=False):
+        client.force_login(team["admin"])
+        page = client.get(reverse("deadline_calendar")).content.decode()
+        filtered = client.get(reverse("deadline_calendar"), {"echeance": "DATE_4_SIGNATURE"}).content.decode()
 
     assert "16/12/2026 — 4 échéance(s)" in page
     assert "<strong>4</strong> × Faire signer le bon de commande par le client" in page

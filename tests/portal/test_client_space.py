@@ -237,12 +237,6 @@ def test_staff_send_and_revoke_links_from_the_client_list(client, installed_orde
     assert journal.status_code == 200 and "Liens révoqués" in text(journal)
 
 
-def test_the_portal_link_in_e_mails_is_absolute_and_personal(installed_order):
-    url = access_url(installed_order.client, installed_order.client.email)
-
-    assert url.startswith("http://127.0.0.1:8000/espace-client/acces/")
-
-
 def test_the_signed_copy_and_invoices_are_listed_latest_version_first(client):
     order = advance(make_order(client=make_doctor(email="dr.x@cabinet.example")), "balance_requested")
     invoice_render(invoice_id=order.invoices.get().pk)
