@@ -7,6 +7,7 @@ mid-scan rolls everything back, so its retry starts clean. ``ReminderDispatch.ke
 E-mails leave through the outbox (``outbox_send_due``) only after that transaction commits.
 """
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -50,6 +51,15 @@ CLIENT_TEMPLATES = {
     "VA_SIGNATURE": "emails/client_signature_reminder",
 }
 BATCH = 2000
+KEY_LENGTH = 128  # ``unique_key``: readable start, "#", SHA-256 in hex (64)
+
+
+def unique_key(full_key: str) -> str:
+    """The stored form of a uniqueness key, whatever the data in it (a provider and software name can run to 500
+    characters): its readable start, then the SHA-256 of the whole key — at most ``KEY_LENGTH`` characters, the same
+    for the same key (idempotence), different for different keys (no truncation that would merge two recipients)."""
+    digest = hashlib.sha256(full_key.encode()).hexdigest()
+    return f"{full_key[: KEY_LENGTH - len(digest) - 1]}#{digest}"
 
 
 def reminder_offsets() -> list[int]:
@@ -73,10 +83,14 @@ class DueReminder:
     offset: str
     subject: str = ""  # what a provider-level deadline concerns (the provider, a solution)
 
-    def key(self, recipient: str) -> str:
+    def full_key(self, recipient: str) -> str:
+        """What makes this reminder unique: deadline, order (or what it concerns), due day, offset, recipient."""
         due = rules.paris_date(self.deadline.due_at).isoformat()
         about = self.order.pk if self.order else self.subject
-        return f"{self.deadline.code}:{about}:{due}:{self.offset}:{recipient}"[:200]
+        return f"{self.deadline.code}:{about}:{due}:{self.offset}:{recipient}"
+
+    def key(self, recipient: str) -> str:
+        return unique_key(self.full_key(recipient))
 
     @property
     def amount_at_stake(self) -> Decimal:
@@ -300,7 +314,7 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
         batch = fresh_clients[start : start + BATCH]
         emails = OutboxEmail.objects.bulk_create(
             outbox_email(
-                key=f"client:{reminder.key(address)}",
+                key=f"client:{reminder.full_key(address)}",
                 kind="client_reminder",
                 to=address,
                 subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
@@ -420,10 +434,11 @@ def outbox_add(
 
 
 def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, context: dict[str, Any]) -> OutboxEmail:
-    """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``."""
+    """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``; ``key`` is stored as
+    ``unique_key(key)``."""
     context = {**context, "site_url": settings.SITE_URL}
     return OutboxEmail(
-        key=key[:200],
+        key=unique_key(key),
         kind=kind,
         to=to,
         subject=subject[:255],
