@@ -5,12 +5,17 @@ Why it cannot send twice: the whole scan of a day is one transaction holding tha
 run (beat firing twice, a manual run, a retry) waits for the first and then finds the day done; a worker that dies
 mid-scan rolls everything back, so its retry starts clean. ``ReminderDispatch.key`` is unique as a last guard.
 E-mails leave through the outbox (``outbox_send_due``) only after that transaction commits.
+
+Why one bad order cannot stop it: orders are read by batches under a savepoint (a batch that fails is read again
+order by order), each order's writes run under their own savepoint, and an order whose data breaks a rule is set
+aside — logged, listed in the run's summary and reported to the admins — while the others are processed.
 """
 
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -110,9 +116,72 @@ class ScanSummary:
     reminders: int = 0
     emails: int = 0
     refused: list[str] = field(default_factory=list)
+    failed_orders: int = 0  # orders set aside: unreadable, or a rule failed on their data
+    failures: list[str] = field(default_factory=list)  # why, in French, one line per order (or provider deadlines)
+    set_aside: dict[str, tuple[int | None, str, str]] = field(default_factory=dict, repr=False)  # (order, label, line)
 
     def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return {name: value for name, value in self.__dict__.items() if name != "set_aside"}
+
+    def set_aside_one(self, about: str, order_pk: int | None, label: str, error: BaseException) -> None:
+        """Note what the scan had to leave out (logged, counted, listed; the admins are told): once per scan."""
+        if about in self.set_aside:
+            return
+        line = (
+            f"Erreur sur {label} ({type(error).__name__} : {str(error)[:200]}) : le scan a traité tout le reste. "
+            "Corrigez les dates en cause (souvent une année mal saisie, hors du calendrier du programme)."
+        )
+        logger.error("deadlines scan: %s set aside", label, exc_info=error)
+        self.set_aside[about] = (order_pk, label, line)
+        self.failures.append(line)
+        self.failed_orders += int(order_pk is not None)
+
+    def set_aside_order(self, order: Order, error: BaseException) -> None:
+        self.set_aside_one(f"order:{order.pk}", order.pk, f"la commande {order.number}", error)
+
+
+# What a row Python cannot hold raises when read (PostgreSQL stores year 0 and year 10 000, Python does not).
+READ_ERRORS = (DatabaseError, OverflowError, ValueError)
+
+
+def _order_label(order_pk: int) -> str:
+    """The order's number for the admins (read alone: it cannot be what makes the row unreadable)."""
+    number = Order.objects.filter(pk=order_pk).values_list("number", flat=True).first()
+    return f"la commande {number or order_pk}"
+
+
+def orders_isolated(queryset: QuerySet[Order], summary: ScanSummary) -> Iterator[Order]:
+    """The orders of ``queryset`` by batches of ``BATCH``, each batch read under a savepoint. A batch that cannot be
+    read is read again one order at a time, and the orders that still fail are set aside: one bad row never stops
+    the scan for the others, and reading stays a few queries per batch, not per order."""
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        try:
+            with transaction.atomic():
+                orders = list(queryset.filter(pk__in=batch).order_by("pk"))
+        except READ_ERRORS:
+            orders = []
+            for order_pk in batch:
+                try:
+                    with transaction.atomic():
+                        orders.append(queryset.get(pk=order_pk))
+                except Order.DoesNotExist:  # it left the queryset since the ids were read
+                    continue
+                except READ_ERRORS as error:
+                    summary.set_aside_one(f"order:{order_pk}", order_pk, _order_label(order_pk), error)
+        yield from orders
+
+
+@contextmanager
+def order_isolated(order: Order, summary: ScanSummary) -> Iterator[None]:
+    """One order's consequences under a savepoint: if anything fails, only that order's work is undone and set
+    aside (a refusal of the rules, ``BusinessRuleError``, is caught by the caller inside the block)."""
+    try:
+        with transaction.atomic():
+            yield
+    except Exception as error:  # whatever its data breaks, the other orders go on
+        summary.set_aside_order(order, error)
 
 
 def staff_by_role() -> dict[str, list[Any]]:
@@ -169,14 +238,39 @@ def _queue_client_notice(order: Order, kind: str, subject: str, template: str, c
 
 
 def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, list[Any]]) -> None:
+    """Lapse pre-orders past their 120 days, inform pre-order clients at Date 2, declare orders unrealised at
+    Date 5 (AF §4.3, §4.4): each order on its own, so one that fails is set aside and the others still are."""
     pre_orders = Order.objects.filter(state=OrderState.PRE_ORDER).select_related("programme", "solution", "client")
-    for order in pre_orders.iterator(chunk_size=BATCH):
-        reason = rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now)
+    for order in orders_isolated(pre_orders, summary):
+        try:  # decided without a query, so a savepoint only where there is something to write
+            reason = rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now)
+            dossier_at = order.solution.complete_dossier_submitted_at
+            notify_date_2 = (
+                now > order.programme.date_2
+                and order.date_2_notice_sent_at is None
+                and (dossier_at is None or dossier_at > order.programme.date_2)
+            )
+        except Exception as error:  # pure computation on this order's data: nothing to roll back
+            summary.set_aside_order(order, error)
+            continue
+        if reason or notify_date_2:
+            with order_isolated(order, summary):
+                _pre_order_consequences(order, reason, now, summary)
+    late = Order.objects.filter(
+        state__in=[OrderState.ADVANCE_REQUESTED, OrderState.ADVANCE_PAID], programme__date_5__lt=now
+    ).select_related("programme", "client")
+    for order in orders_isolated(late, summary):
+        with order_isolated(order, summary):
+            _date_5_consequences(order, now, summary, staff)
+
+
+def _pre_order_consequences(order: Order, reason: str | None, now: datetime, summary: ScanSummary) -> None:
+    """Lapse the pre-order (``reason``), else inform its client that no complete dossier came by Date 2."""
+    try:
         if reason:
             order = services.perform(
                 "lapse", order_id=order.pk, acting_user=None, params={"client_informed": True}, now=now
             )
-            summary.lapsed += 1
             _queue_client_notice(
                 order,
                 "lapse_notice",
@@ -184,15 +278,9 @@ def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, lis
                 "emails/lapse_notice",
                 {"reason": reason},
             )
-            continue
-        dossier_at = order.solution.complete_dossier_submitted_at
-        if (
-            now > order.programme.date_2
-            and order.date_2_notice_sent_at is None
-            and (dossier_at is None or dossier_at > order.programme.date_2)
-        ):
+            summary.lapsed += 1
+        else:
             services.perform("notify_date_2", order_id=order.pk, acting_user=None, params={"at": now}, now=now)
-            summary.date_2_notices += 1
             _queue_client_notice(
                 order,
                 "date_2_notice",
@@ -200,77 +288,85 @@ def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, lis
                 "emails/date_2_notice",
                 {},
             )
-    late = Order.objects.filter(
-        state__in=[OrderState.ADVANCE_REQUESTED, OrderState.ADVANCE_PAID], programme__date_5__lt=now
-    ).select_related("programme", "client")
-    for order in late.iterator(chunk_size=BATCH):
-        try:
-            order = services.perform(
-                "declare_not_completed",
-                order_id=order.pk,
-                acting_user=None,
-                params={
-                    "notified_at": now,
-                    "reason": "Date 5 dépassée sans réalisation de la Prestation principale (AF §4.4).",
-                },
-                now=now,
-            )
-        except BusinessRuleError as error:
-            summary.refused.append(f"{order.number}: {error.message}")
-            continue
-        summary.date_5_declared += 1
-        _queue_client_notice(
-            order,
-            "date_5_notice",
-            f"Votre commande {order.number} : prestation non réalisée",
-            "emails/date_5_notice",
-            {},
+            summary.date_2_notices += 1
+    except BusinessRuleError as error:  # kept in the log with its refused event, as any refusal
+        summary.refused.append(f"{order.number}: {error.message}")
+
+
+def _date_5_consequences(order: Order, now: datetime, summary: ScanSummary, staff: dict[str, list[Any]]) -> None:
+    try:
+        order = services.perform(
+            "declare_not_completed",
+            order_id=order.pk,
+            acting_user=None,
+            params={
+                "notified_at": now,
+                "reason": "Date 5 dépassée sans réalisation de la Prestation principale (AF §4.4).",
+            },
+            now=now,
         )
-        for user in staff["finance"]:
-            outbox_add(
-                key=f"asp_notice_draft:{order.pk}:{user.pk}",
-                kind="asp_notice_draft",
-                to=user.email,
-                subject=f"À transmettre à l'ASP : non-réalisation de la commande {order.number}",
-                template="emails/asp_notice_draft",
-                context={"order": order},
-            )
+    except BusinessRuleError as error:
+        summary.refused.append(f"{order.number}: {error.message}")
+        return
+    _queue_client_notice(
+        order,
+        "date_5_notice",
+        f"Votre commande {order.number} : prestation non réalisée",
+        "emails/date_5_notice",
+        {},
+    )
+    for user in staff["finance"]:
+        outbox_add(
+            key=f"asp_notice_draft:{order.pk}:{user.pk}",
+            kind="asp_notice_draft",
+            to=user.email,
+            subject=f"À transmettre à l'ASP : non-réalisation de la commande {order.number}",
+            template="emails/asp_notice_draft",
+            context={"order": order},
+        )
+    summary.date_5_declared += 1
 
 
 # --- Reminders ----------------------------------------------------------------------------------------------------
 
 
 def due_reminders(now: datetime, summary: ScanSummary) -> list[DueReminder]:
+    """Every reminder due today. An order whose deadlines cannot be computed, or the provider deadlines if they
+    cannot, are set aside: the reminders of everything else are still due."""
     today, offsets = rules.paris_date(now), reminder_offsets()
     due = []
-    orders = (
-        with_open_deadlines(Order.objects.all())
-        .select_related("programme", "solution", "client", "salesperson")
-        .order_by("pk")
-    )
-    for order in orders.iterator(chunk_size=BATCH):
-        summary.orders += 1
-        for deadline in rules.order_deadlines(order, now):
-            if deadline.status == rules.MET:
-                continue
-            offset = (
-                OVERDUE
-                if deadline.status == rules.OVERDUE
-                else reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
-            )
-            if offset is not None:
-                due.append(DueReminder(order, deadline, offset))
-    for subject, deadline in provider_deadlines(now):
-        if deadline.status == rules.MET:
+    orders = with_open_deadlines(Order.objects.all()).select_related("programme", "solution", "client", "salesperson")
+    for order in orders_isolated(orders, summary):
+        try:
+            found = [
+                DueReminder(order, deadline, offset)
+                for deadline in rules.order_deadlines(order, now)
+                if (offset := _offset_due(deadline, today, offsets)) is not None
+            ]
+        except Exception as error:  # pure computation on this order's data: nothing to roll back
+            summary.set_aside_order(order, error)
             continue
-        offset = (
-            OVERDUE
-            if deadline.status == rules.OVERDUE
-            else reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
-        )
-        if offset is not None:
-            due.append(DueReminder(None, deadline, offset, subject=subject))
+        summary.orders += 1
+        due += found
+    try:
+        with transaction.atomic():
+            provider_items = provider_deadlines(now)
+        due += [
+            DueReminder(None, deadline, offset, subject=subject)
+            for subject, deadline in provider_items
+            if (offset := _offset_due(deadline, today, offsets)) is not None
+        ]
+    except Exception as error:  # a solution or provider row with unreadable dates
+        summary.set_aside_one("provider", None, "les échéances du fournisseur et des solutions", error)
     return due
+
+
+def _offset_due(deadline: rules.Deadline, today: date, offsets: list[int]) -> str | None:
+    if deadline.status == rules.MET:
+        return None
+    if deadline.status == rules.OVERDUE:
+        return OVERDUE
+    return reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
 
 
 def existing_keys(keys: list[str]) -> set[str]:
@@ -402,11 +498,28 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
         staff = staff_by_role()
         apply_consequences(now, summary, staff)
         queue_reminders(due_reminders(now, summary), now, summary, staff)
+        notify_set_aside(summary, today, staff)
         run.status, run.finished_at, run.summary = JobRun.DONE, timezone.now(), summary.as_dict()
         run.save(update_fields=["status", "finished_at", "summary"])
         transaction.on_commit(outbox_send_soon)
     logger.info("deadlines scan %s: %s", today, summary.as_dict())
     return summary
+
+
+def notify_set_aside(summary: ScanSummary, today: date, staff: dict[str, list[Any]]) -> None:
+    """Tell each admin what the scan left out: one e-mail per day and per order (or for the provider deadlines)."""
+    for about, (order_pk, label, line) in summary.set_aside.items():
+        url = reverse("admin:orders_order_change", args=[order_pk]) if order_pk else reverse("deadline_calendar")
+        for user in staff["admin"]:
+            _email, created = outbox_add(
+                key=f"scan_set_aside:{today.isoformat()}:{about}:{user.pk}",
+                kind="scan_set_aside",
+                to=user.email,
+                subject=f"Scan des échéances du {today:%d/%m/%Y} : erreur sur {label}",
+                template="emails/scan_set_aside",
+                context={"line": line, "today": today, "url": settings.SITE_URL + url},
+            )
+            summary.emails += int(created)
 
 
 def outbox_send_soon() -> None:
