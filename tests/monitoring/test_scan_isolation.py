@@ -120,9 +120,7 @@ def test_a_consequence_failing_for_one_pre_order_is_undone_for_it_alone(team, mo
     states = dict(Order.objects.values_list("pk", "state"))
     assert (states[broken.pk], states[healthy.pk]) == ("pre_order", "lapsed")
     assert summary.lapsed == 1
-    assert list(OutboxEmail.objects.filter(kind="lapse_notice").values_list("to", flat=True)) == [
-        healthy.client.email
-    ]
+    assert list(OutboxEmail.objects.filter(kind="lapse_notice").values_list("to", flat=True)) == [healthy.client.email]
     assert_set_aside_and_reported(summary, broken, team)
 
 
@@ -162,7 +160,7 @@ def test_the_scan_query_count_does_not_grow_with_orders_set_aside_or_not(team, m
     assert len(many) == len(few)
 
 
-# --- A row PostgreSQL holds but Python cannot read --------------------------------------------------------------------
+# --- A row PostgreSQL holds but Python cannot read -------------------------------------------------------------------
 
 
 @pytest.mark.postgres

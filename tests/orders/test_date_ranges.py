@@ -37,7 +37,7 @@ def violations(value, with_time=False):
     )
 
 
-# --- The rule ------------------------------------------------------------------------------------------------------
+# --- The rule -----------------------------------------------------------------------------------------------------
 
 
 def test_the_window_comes_from_the_programme_calendar():
@@ -90,7 +90,7 @@ def test_naive_and_non_date_values_are_refused():
     assert violations(None) == []
 
 
-# --- The services ----------------------------------------------------------------------------------------------------
+# --- The services ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("issued_at", [YEAR_1, YEAR_9999, datetime(2026, 9, 1, 9, 0)])  # noqa: DTZ001
@@ -178,7 +178,7 @@ def test_a_naive_or_non_datetime_action_date_is_refused_not_replaced_by_now(valu
     assert (order.state, order.advance_requested_at) == ("firm", None)
 
 
-# --- The adapters: the admin forms and the order import ---------------------------------------------------------------
+# --- The adapters: the admin forms and the order import --------------------------------------------------------------
 
 
 def test_the_admin_forms_show_the_refusal_instead_of_storing_year_1(admin_client):
