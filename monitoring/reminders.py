@@ -13,6 +13,7 @@ aside — logged, listed in the run's summary and reported to the admins — whi
 
 import hashlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -45,6 +46,7 @@ SCAN_JOB = "deadlines_scan"
 OVERDUE = "overdue"
 GROUP_OF_ROLE = {"sales": SALES_GROUP, "deployment": DEPLOYMENT_GROUP, "finance": FINANCE_GROUP, "admin": ADMIN_GROUP}
 MAX_ATTEMPTS = 8
+SEND_BUDGET = timedelta(minutes=4)  # one sender run; beat starts one every 5 minutes
 # What the client must sign (SPEC §10): the order form before Date 4, the pilot PV and the VA before Date 5.
 CLIENT_SUBJECTS = {
     "DATE_4_SIGNATURE": "Votre bon de commande Ségur {number} : à signer avant le {due}",
@@ -560,36 +562,77 @@ def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, c
     )
 
 
-def outbox_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
-    """Send pending e-mails and retry failed ones with exponential backoff; each e-mail in its own transaction.
+def claim_timeout() -> timedelta:
+    """How old a claim must be to be taken over: longer than the sender task may live (Celery kills it at its hard
+    time limit), so a claim that old belongs to a dead worker and never to one still talking to the server."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + timedelta(minutes=1)
 
-    ``skip_locked`` lets two senders share the work without sending the same e-mail twice.
+
+def outbox_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
+    """Send pending e-mails and retry failed ones with exponential backoff, at most once each.
+
+    Each e-mail is claimed in a short transaction (row lock, ``skip_locked``: two senders share the work), then sent
+    with no transaction open and no lock held — the SMTP connection times out after ``EMAIL_TIMEOUT`` — and its
+    outcome recorded only if the claim is still ours. A run stops claiming after ``SEND_BUDGET`` (the periodic
+    sender goes on), so a mail server that never answers cannot hold a worker.
     """
     now = now or timezone.now()
     counts = {"sent": 0, "failed": 0}
+    budget_ends = time.monotonic() + SEND_BUDGET.total_seconds()
     for _ in range(limit):
-        with transaction.atomic():
-            email = (
-                OutboxEmail.objects.select_for_update(skip_locked=True)
-                .filter(status__in=[OutboxEmail.PENDING, OutboxEmail.FAILED], attempts__lt=MAX_ATTEMPTS)
-                .exclude(next_attempt_at__gt=now)
-                .order_by("created_at", "pk")
-                .first()
-            )
-            if email is None:
-                break
-            message = EmailMultiAlternatives(email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
-            if email.body_html:
-                message.attach_alternative(email.body_html, "text/html")
-            email.attempts += 1
-            try:
-                message.send()
-            except Exception as exc:  # SMTP, DNS, timeouts: all mean "retry later"
-                email.status, email.last_error = OutboxEmail.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
-                email.next_attempt_at = now + timedelta(minutes=2**email.attempts)
-                counts["failed"] += 1
-            else:
-                email.status, email.sent_at, email.last_error = OutboxEmail.SENT, timezone.now(), ""
-                counts["sent"] += 1
-            email.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "sent_at"])
+        if time.monotonic() > budget_ends:
+            break
+        email = outbox_claim(now)
+        if email is None:
+            break
+        error = outbox_deliver(email)
+        outbox_record(email, error, now)
+        counts["failed" if error else "sent"] += 1
     return counts
+
+
+def outbox_claim(now: datetime) -> OutboxEmail | None:
+    """Take the next e-mail due (or one whose claim went stale): mark it ``SENDING`` and commit."""
+    due = Q(status__in=[OutboxEmail.PENDING, OutboxEmail.FAILED]) & ~Q(next_attempt_at__gt=now)
+    stale = Q(status=OutboxEmail.SENDING, claimed_at__lt=now - claim_timeout())
+    with transaction.atomic():
+        email = (
+            OutboxEmail.objects.select_for_update(skip_locked=True)
+            .filter(due | stale, attempts__lt=MAX_ATTEMPTS)
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if email is None:
+            return None
+        email.status, email.claimed_at, email.attempts = OutboxEmail.SENDING, now, email.attempts + 1
+        email.save(update_fields=["status", "claimed_at", "attempts"])
+    return email
+
+
+def outbox_deliver(email: OutboxEmail) -> str:
+    """Hand the e-mail to the mail server; the error as text, empty when it was accepted."""
+    message = EmailMultiAlternatives(email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:  # SMTP, DNS, timeouts: all mean "retry later"
+        return f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    return ""
+
+
+def outbox_record(email: OutboxEmail, error: str, now: datetime) -> None:
+    """Record the outcome of our claim (if another sender took a stale claim over meanwhile, its outcome stands)."""
+    if error:
+        outcome = {
+            "status": OutboxEmail.FAILED,
+            "last_error": error,
+            "next_attempt_at": now + timedelta(minutes=2**email.attempts),
+        }
+    else:
+        outcome = {"status": OutboxEmail.SENT, "sent_at": timezone.now(), "last_error": ""}
+    recorded = OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.SENDING, claimed_at=email.claimed_at).update(
+        claimed_at=None, **outcome
+    )
+    if not recorded:
+        logger.warning("outbox: e-mail %s was taken over by another sender while this one sent it", email.pk)
