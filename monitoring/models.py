@@ -74,10 +74,19 @@ class JobRun(models.Model):
 
 
 class OutboxEmail(models.Model):
-    """An e-mail to send: written in the same transaction as what caused it, sent and retried by a worker."""
+    """An e-mail to send: written in the same transaction as what caused it, sent and retried by a worker.
 
-    PENDING, SENT, FAILED = "pending", "sent", "failed"
-    STATUSES = [(PENDING, _("à envoyer")), (SENT, _("envoyé")), (FAILED, _("en échec"))]
+    A worker claims it (``SENDING`` with ``claimed_at``, committed) before talking to the mail server, outside any
+    transaction, then records the outcome: no other worker takes a claimed e-mail unless the claim is stale.
+    """
+
+    PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+    STATUSES = [
+        (PENDING, _("à envoyer")),
+        (SENDING, _("en cours d'envoi")),
+        (SENT, _("envoyé")),
+        (FAILED, _("en échec")),
+    ]
     key = models.CharField(_("clé d'unicité"), max_length=200, unique=True)
     kind = models.CharField(_("type"), max_length=32)
     to = models.EmailField(_("destinataire"))
@@ -88,6 +97,7 @@ class OutboxEmail(models.Model):
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
     last_error = models.TextField(_("dernière erreur"), blank=True)
     next_attempt_at = models.DateTimeField(_("prochaine tentative"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("pris en charge le"), null=True, blank=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
 

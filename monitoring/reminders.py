@@ -5,11 +5,18 @@ Why it cannot send twice: the whole scan of a day is one transaction holding tha
 run (beat firing twice, a manual run, a retry) waits for the first and then finds the day done; a worker that dies
 mid-scan rolls everything back, so its retry starts clean. ``ReminderDispatch.key`` is unique as a last guard.
 E-mails leave through the outbox (``outbox_send_due``) only after that transaction commits.
+
+Why one bad order cannot stop it: orders are read by batches under a savepoint (a batch that fails is read again
+order by order), each order's writes run under their own savepoint, and an order whose data breaks a rule is set
+aside — logged, listed in the run's summary and reported to the admins — while the others are processed.
 """
 
+import hashlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +46,7 @@ SCAN_JOB = "deadlines_scan"
 OVERDUE = "overdue"
 GROUP_OF_ROLE = {"sales": SALES_GROUP, "deployment": DEPLOYMENT_GROUP, "finance": FINANCE_GROUP, "admin": ADMIN_GROUP}
 MAX_ATTEMPTS = 8
+SEND_BUDGET = timedelta(minutes=4)  # one sender run; beat starts one every 5 minutes
 # What the client must sign (SPEC §10): the order form before Date 4, the pilot PV and the VA before Date 5.
 CLIENT_SUBJECTS = {
     "DATE_4_SIGNATURE": "Votre bon de commande Ségur {number} : à signer avant le {due}",
@@ -50,6 +59,15 @@ CLIENT_TEMPLATES = {
     "VA_SIGNATURE": "emails/client_signature_reminder",
 }
 BATCH = 2000
+KEY_LENGTH = 128  # ``unique_key``: readable start, "#", SHA-256 in hex (64)
+
+
+def unique_key(full_key: str) -> str:
+    """The stored form of a uniqueness key, whatever the data in it (a provider and software name can run to 500
+    characters): its readable start, then the SHA-256 of the whole key — at most ``KEY_LENGTH`` characters, the same
+    for the same key (idempotence), different for different keys (no truncation that would merge two recipients)."""
+    digest = hashlib.sha256(full_key.encode()).hexdigest()
+    return f"{full_key[: KEY_LENGTH - len(digest) - 1]}#{digest}"
 
 
 def reminder_offsets() -> list[int]:
@@ -73,10 +91,14 @@ class DueReminder:
     offset: str
     subject: str = ""  # what a provider-level deadline concerns (the provider, a solution)
 
-    def key(self, recipient: str) -> str:
+    def full_key(self, recipient: str) -> str:
+        """What makes this reminder unique: deadline, order (or what it concerns), due day, offset, recipient."""
         due = rules.paris_date(self.deadline.due_at).isoformat()
         about = self.order.pk if self.order else self.subject
-        return f"{self.deadline.code}:{about}:{due}:{self.offset}:{recipient}"[:200]
+        return f"{self.deadline.code}:{about}:{due}:{self.offset}:{recipient}"
+
+    def key(self, recipient: str) -> str:
+        return unique_key(self.full_key(recipient))
 
     @property
     def amount_at_stake(self) -> Decimal:
@@ -96,9 +118,72 @@ class ScanSummary:
     reminders: int = 0
     emails: int = 0
     refused: list[str] = field(default_factory=list)
+    failed_orders: int = 0  # orders set aside: unreadable, or a rule failed on their data
+    failures: list[str] = field(default_factory=list)  # why, in French, one line per order (or provider deadlines)
+    set_aside: dict[str, tuple[int | None, str, str]] = field(default_factory=dict, repr=False)  # (order, label, line)
 
     def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return {name: value for name, value in self.__dict__.items() if name != "set_aside"}
+
+    def set_aside_one(self, about: str, order_pk: int | None, label: str, error: BaseException) -> None:
+        """Note what the scan had to leave out (logged, counted, listed; the admins are told): once per scan."""
+        if about in self.set_aside:
+            return
+        line = (
+            f"Erreur sur {label} ({type(error).__name__} : {str(error)[:200]}) : le scan a traité tout le reste. "
+            "Corrigez les dates en cause (souvent une année mal saisie, hors du calendrier du programme)."
+        )
+        logger.error("deadlines scan: %s set aside", label, exc_info=error)
+        self.set_aside[about] = (order_pk, label, line)
+        self.failures.append(line)
+        self.failed_orders += int(order_pk is not None)
+
+    def set_aside_order(self, order: Order, error: BaseException) -> None:
+        self.set_aside_one(f"order:{order.pk}", order.pk, f"la commande {order.number}", error)
+
+
+# What a row Python cannot hold raises when read (PostgreSQL stores year 0 and year 10 000, Python does not).
+READ_ERRORS = (DatabaseError, OverflowError, ValueError)
+
+
+def _order_label(order_pk: int) -> str:
+    """The order's number for the admins (read alone: it cannot be what makes the row unreadable)."""
+    number = Order.objects.filter(pk=order_pk).values_list("number", flat=True).first()
+    return f"la commande {number or order_pk}"
+
+
+def orders_isolated(queryset: QuerySet[Order], summary: ScanSummary) -> Iterator[Order]:
+    """The orders of ``queryset`` by batches of ``BATCH``, each batch read under a savepoint. A batch that cannot be
+    read is read again one order at a time, and the orders that still fail are set aside: one bad row never stops
+    the scan for the others, and reading stays a few queries per batch, not per order."""
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        try:
+            with transaction.atomic():
+                orders = list(queryset.filter(pk__in=batch).order_by("pk"))
+        except READ_ERRORS:
+            orders = []
+            for order_pk in batch:
+                try:
+                    with transaction.atomic():
+                        orders.append(queryset.get(pk=order_pk))
+                except Order.DoesNotExist:  # it left the queryset since the ids were read
+                    continue
+                except READ_ERRORS as error:
+                    summary.set_aside_one(f"order:{order_pk}", order_pk, _order_label(order_pk), error)
+        yield from orders
+
+
+@contextmanager
+def order_isolated(order: Order, summary: ScanSummary) -> Iterator[None]:
+    """One order's consequences under a savepoint: if anything fails, only that order's work is undone and set
+    aside (a refusal of the rules, ``BusinessRuleError``, is caught by the caller inside the block)."""
+    try:
+        with transaction.atomic():
+            yield
+    except Exception as error:  # whatever its data breaks, the other orders go on
+        summary.set_aside_order(order, error)
 
 
 def staff_by_role() -> dict[str, list[Any]]:
@@ -155,14 +240,39 @@ def _queue_client_notice(order: Order, kind: str, subject: str, template: str, c
 
 
 def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, list[Any]]) -> None:
+    """Lapse pre-orders past their 120 days, inform pre-order clients at Date 2, declare orders unrealised at
+    Date 5 (AF §4.3, §4.4): each order on its own, so one that fails is set aside and the others still are."""
     pre_orders = Order.objects.filter(state=OrderState.PRE_ORDER).select_related("programme", "solution", "client")
-    for order in pre_orders.iterator(chunk_size=BATCH):
-        reason = rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now)
+    for order in orders_isolated(pre_orders, summary):
+        try:  # decided without a query, so a savepoint only where there is something to write
+            reason = rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now)
+            dossier_at = order.solution.complete_dossier_submitted_at
+            notify_date_2 = (
+                now > order.programme.date_2
+                and order.date_2_notice_sent_at is None
+                and (dossier_at is None or dossier_at > order.programme.date_2)
+            )
+        except Exception as error:  # pure computation on this order's data: nothing to roll back
+            summary.set_aside_order(order, error)
+            continue
+        if reason or notify_date_2:
+            with order_isolated(order, summary):
+                _pre_order_consequences(order, reason, now, summary)
+    late = Order.objects.filter(
+        state__in=[OrderState.ADVANCE_REQUESTED, OrderState.ADVANCE_PAID], programme__date_5__lt=now
+    ).select_related("programme", "client")
+    for order in orders_isolated(late, summary):
+        with order_isolated(order, summary):
+            _date_5_consequences(order, now, summary, staff)
+
+
+def _pre_order_consequences(order: Order, reason: str | None, now: datetime, summary: ScanSummary) -> None:
+    """Lapse the pre-order (``reason``), else inform its client that no complete dossier came by Date 2."""
+    try:
         if reason:
             order = services.perform(
                 "lapse", order_id=order.pk, acting_user=None, params={"client_informed": True}, now=now
             )
-            summary.lapsed += 1
             _queue_client_notice(
                 order,
                 "lapse_notice",
@@ -170,15 +280,9 @@ def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, lis
                 "emails/lapse_notice",
                 {"reason": reason},
             )
-            continue
-        dossier_at = order.solution.complete_dossier_submitted_at
-        if (
-            now > order.programme.date_2
-            and order.date_2_notice_sent_at is None
-            and (dossier_at is None or dossier_at > order.programme.date_2)
-        ):
+            summary.lapsed += 1
+        else:
             services.perform("notify_date_2", order_id=order.pk, acting_user=None, params={"at": now}, now=now)
-            summary.date_2_notices += 1
             _queue_client_notice(
                 order,
                 "date_2_notice",
@@ -186,77 +290,85 @@ def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, lis
                 "emails/date_2_notice",
                 {},
             )
-    late = Order.objects.filter(
-        state__in=[OrderState.ADVANCE_REQUESTED, OrderState.ADVANCE_PAID], programme__date_5__lt=now
-    ).select_related("programme", "client")
-    for order in late.iterator(chunk_size=BATCH):
-        try:
-            order = services.perform(
-                "declare_not_completed",
-                order_id=order.pk,
-                acting_user=None,
-                params={
-                    "notified_at": now,
-                    "reason": "Date 5 dépassée sans réalisation de la Prestation principale (AF §4.4).",
-                },
-                now=now,
-            )
-        except BusinessRuleError as error:
-            summary.refused.append(f"{order.number}: {error.message}")
-            continue
-        summary.date_5_declared += 1
-        _queue_client_notice(
-            order,
-            "date_5_notice",
-            f"Votre commande {order.number} : prestation non réalisée",
-            "emails/date_5_notice",
-            {},
+            summary.date_2_notices += 1
+    except BusinessRuleError as error:  # kept in the log with its refused event, as any refusal
+        summary.refused.append(f"{order.number}: {error.message}")
+
+
+def _date_5_consequences(order: Order, now: datetime, summary: ScanSummary, staff: dict[str, list[Any]]) -> None:
+    try:
+        order = services.perform(
+            "declare_not_completed",
+            order_id=order.pk,
+            acting_user=None,
+            params={
+                "notified_at": now,
+                "reason": "Date 5 dépassée sans réalisation de la Prestation principale (AF §4.4).",
+            },
+            now=now,
         )
-        for user in staff["finance"]:
-            outbox_add(
-                key=f"asp_notice_draft:{order.pk}:{user.pk}",
-                kind="asp_notice_draft",
-                to=user.email,
-                subject=f"À transmettre à l'ASP : non-réalisation de la commande {order.number}",
-                template="emails/asp_notice_draft",
-                context={"order": order},
-            )
+    except BusinessRuleError as error:
+        summary.refused.append(f"{order.number}: {error.message}")
+        return
+    _queue_client_notice(
+        order,
+        "date_5_notice",
+        f"Votre commande {order.number} : prestation non réalisée",
+        "emails/date_5_notice",
+        {},
+    )
+    for user in staff["finance"]:
+        outbox_add(
+            key=f"asp_notice_draft:{order.pk}:{user.pk}",
+            kind="asp_notice_draft",
+            to=user.email,
+            subject=f"À transmettre à l'ASP : non-réalisation de la commande {order.number}",
+            template="emails/asp_notice_draft",
+            context={"order": order},
+        )
+    summary.date_5_declared += 1
 
 
 # --- Reminders ----------------------------------------------------------------------------------------------------
 
 
 def due_reminders(now: datetime, summary: ScanSummary) -> list[DueReminder]:
+    """Every reminder due today. An order whose deadlines cannot be computed, or the provider deadlines if they
+    cannot, are set aside: the reminders of everything else are still due."""
     today, offsets = rules.paris_date(now), reminder_offsets()
     due = []
-    orders = (
-        with_open_deadlines(Order.objects.all())
-        .select_related("programme", "solution", "client", "salesperson")
-        .order_by("pk")
-    )
-    for order in orders.iterator(chunk_size=BATCH):
-        summary.orders += 1
-        for deadline in rules.order_deadlines(order, now):
-            if deadline.status == rules.MET:
-                continue
-            offset = (
-                OVERDUE
-                if deadline.status == rules.OVERDUE
-                else reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
-            )
-            if offset is not None:
-                due.append(DueReminder(order, deadline, offset))
-    for subject, deadline in provider_deadlines(now):
-        if deadline.status == rules.MET:
+    orders = with_open_deadlines(Order.objects.all()).select_related("programme", "solution", "client", "salesperson")
+    for order in orders_isolated(orders, summary):
+        try:
+            found = [
+                DueReminder(order, deadline, offset)
+                for deadline in rules.order_deadlines(order, now)
+                if (offset := _offset_due(deadline, today, offsets)) is not None
+            ]
+        except Exception as error:  # pure computation on this order's data: nothing to roll back
+            summary.set_aside_order(order, error)
             continue
-        offset = (
-            OVERDUE
-            if deadline.status == rules.OVERDUE
-            else reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
-        )
-        if offset is not None:
-            due.append(DueReminder(None, deadline, offset, subject=subject))
+        summary.orders += 1
+        due += found
+    try:
+        with transaction.atomic():
+            provider_items = provider_deadlines(now)
+        due += [
+            DueReminder(None, deadline, offset, subject=subject)
+            for subject, deadline in provider_items
+            if (offset := _offset_due(deadline, today, offsets)) is not None
+        ]
+    except Exception as error:  # a solution or provider row with unreadable dates
+        summary.set_aside_one("provider", None, "les échéances du fournisseur et des solutions", error)
     return due
+
+
+def _offset_due(deadline: rules.Deadline, today: date, offsets: list[int]) -> str | None:
+    if deadline.status == rules.MET:
+        return None
+    if deadline.status == rules.OVERDUE:
+        return OVERDUE
+    return reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
 
 
 def existing_keys(keys: list[str]) -> set[str]:
@@ -300,7 +412,7 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
         batch = fresh_clients[start : start + BATCH]
         emails = OutboxEmail.objects.bulk_create(
             outbox_email(
-                key=f"client:{reminder.key(address)}",
+                key=f"client:{reminder.full_key(address)}",
                 kind="client_reminder",
                 to=address,
                 subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
@@ -388,11 +500,28 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
         staff = staff_by_role()
         apply_consequences(now, summary, staff)
         queue_reminders(due_reminders(now, summary), now, summary, staff)
+        notify_set_aside(summary, today, staff)
         run.status, run.finished_at, run.summary = JobRun.DONE, timezone.now(), summary.as_dict()
         run.save(update_fields=["status", "finished_at", "summary"])
         transaction.on_commit(outbox_send_soon)
     logger.info("deadlines scan %s: %s", today, summary.as_dict())
     return summary
+
+
+def notify_set_aside(summary: ScanSummary, today: date, staff: dict[str, list[Any]]) -> None:
+    """Tell each admin what the scan left out: one e-mail per day and per order (or for the provider deadlines)."""
+    for about, (order_pk, label, line) in summary.set_aside.items():
+        url = reverse("admin:orders_order_change", args=[order_pk]) if order_pk else reverse("deadline_calendar")
+        for user in staff["admin"]:
+            _email, created = outbox_add(
+                key=f"scan_set_aside:{today.isoformat()}:{about}:{user.pk}",
+                kind="scan_set_aside",
+                to=user.email,
+                subject=f"Scan des échéances du {today:%d/%m/%Y} : erreur sur {label}",
+                template="emails/scan_set_aside",
+                context={"line": line, "today": today, "url": settings.SITE_URL + url},
+            )
+            summary.emails += int(created)
 
 
 def outbox_send_soon() -> None:
@@ -420,10 +549,11 @@ def outbox_add(
 
 
 def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, context: dict[str, Any]) -> OutboxEmail:
-    """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``."""
+    """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``; ``key`` is stored as
+    ``unique_key(key)``."""
     context = {**context, "site_url": settings.SITE_URL}
     return OutboxEmail(
-        key=key[:200],
+        key=unique_key(key),
         kind=kind,
         to=to,
         subject=subject[:255],
@@ -432,36 +562,77 @@ def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, c
     )
 
 
-def outbox_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
-    """Send pending e-mails and retry failed ones with exponential backoff; each e-mail in its own transaction.
+def claim_timeout() -> timedelta:
+    """How old a claim must be to be taken over: longer than the sender task may live (Celery kills it at its hard
+    time limit), so a claim that old belongs to a dead worker and never to one still talking to the server."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + timedelta(minutes=1)
 
-    ``skip_locked`` lets two senders share the work without sending the same e-mail twice.
+
+def outbox_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
+    """Send pending e-mails and retry failed ones with exponential backoff, at most once each.
+
+    Each e-mail is claimed in a short transaction (row lock, ``skip_locked``: two senders share the work), then sent
+    with no transaction open and no lock held — the SMTP connection times out after ``EMAIL_TIMEOUT`` — and its
+    outcome recorded only if the claim is still ours. A run stops claiming after ``SEND_BUDGET`` (the periodic
+    sender goes on), so a mail server that never answers cannot hold a worker.
     """
     now = now or timezone.now()
     counts = {"sent": 0, "failed": 0}
+    budget_ends = time.monotonic() + SEND_BUDGET.total_seconds()
     for _ in range(limit):
-        with transaction.atomic():
-            email = (
-                OutboxEmail.objects.select_for_update(skip_locked=True)
-                .filter(status__in=[OutboxEmail.PENDING, OutboxEmail.FAILED], attempts__lt=MAX_ATTEMPTS)
-                .exclude(next_attempt_at__gt=now)
-                .order_by("created_at", "pk")
-                .first()
-            )
-            if email is None:
-                break
-            message = EmailMultiAlternatives(email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
-            if email.body_html:
-                message.attach_alternative(email.body_html, "text/html")
-            email.attempts += 1
-            try:
-                message.send()
-            except Exception as exc:  # SMTP, DNS, timeouts: all mean "retry later"
-                email.status, email.last_error = OutboxEmail.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
-                email.next_attempt_at = now + timedelta(minutes=2**email.attempts)
-                counts["failed"] += 1
-            else:
-                email.status, email.sent_at, email.last_error = OutboxEmail.SENT, timezone.now(), ""
-                counts["sent"] += 1
-            email.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "sent_at"])
+        if time.monotonic() > budget_ends:
+            break
+        email = outbox_claim(now)
+        if email is None:
+            break
+        error = outbox_deliver(email)
+        outbox_record(email, error, now)
+        counts["failed" if error else "sent"] += 1
     return counts
+
+
+def outbox_claim(now: datetime) -> OutboxEmail | None:
+    """Take the next e-mail due (or one whose claim went stale): mark it ``SENDING`` and commit."""
+    due = Q(status__in=[OutboxEmail.PENDING, OutboxEmail.FAILED]) & ~Q(next_attempt_at__gt=now)
+    stale = Q(status=OutboxEmail.SENDING, claimed_at__lt=now - claim_timeout())
+    with transaction.atomic():
+        email = (
+            OutboxEmail.objects.select_for_update(skip_locked=True)
+            .filter(due | stale, attempts__lt=MAX_ATTEMPTS)
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if email is None:
+            return None
+        email.status, email.claimed_at, email.attempts = OutboxEmail.SENDING, now, email.attempts + 1
+        email.save(update_fields=["status", "claimed_at", "attempts"])
+    return email
+
+
+def outbox_deliver(email: OutboxEmail) -> str:
+    """Hand the e-mail to the mail server; the error as text, empty when it was accepted."""
+    message = EmailMultiAlternatives(email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to])
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:  # SMTP, DNS, timeouts: all mean "retry later"
+        return f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    return ""
+
+
+def outbox_record(email: OutboxEmail, error: str, now: datetime) -> None:
+    """Record the outcome of our claim (if another sender took a stale claim over meanwhile, its outcome stands)."""
+    if error:
+        outcome = {
+            "status": OutboxEmail.FAILED,
+            "last_error": error,
+            "next_attempt_at": now + timedelta(minutes=2**email.attempts),
+        }
+    else:
+        outcome = {"status": OutboxEmail.SENT, "sent_at": timezone.now(), "last_error": ""}
+    recorded = OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.SENDING, claimed_at=email.claimed_at).update(
+        claimed_at=None, **outcome
+    )
+    if not recorded:
+        logger.warning("outbox: e-mail %s was taken over by another sender while this one sent it", email.pk)

@@ -72,6 +72,75 @@ def format_deadline(moment: datetime) -> str:
     return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 
 
+# --- Plausible dates ----------------------------------------------------------------------------------------------
+
+# Every date a person or a file gives must fall in a window around the programme's calendar (AF §II): from two years
+# before its first date (Date 0, else Date 1) to six years after Date 6 — the support contract runs five years at
+# most after the realisation (AF §3.1), and its portability and ASP notices follow. A year 1 or 9999 date is a typing
+# error; stored, it would make every list and the daily scan fail (PostgreSQL and Python disagree on its range).
+DATE_WINDOW_YEARS_BEFORE = 2
+DATE_WINDOW_YEARS_AFTER = 6
+
+
+def date_window(programme: "Programme") -> tuple[date, date]:
+    """First and last acceptable day (Paris calendar) of any date given for an order of ``programme``."""
+    first = programme.date_0 or programme.date_1
+    return (
+        add_months(paris_date(first), -12 * DATE_WINDOW_YEARS_BEFORE),
+        add_months(paris_date(programme.date_6), 12 * DATE_WINDOW_YEARS_AFTER),
+    )
+
+
+def _day_label(day: date) -> str:
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"  # strftime does not pad years before 1000
+
+
+def date_range_violations(
+    *, programme: "Programme", field: str, label: str, value: object, with_time: bool = False
+) -> list[RuleViolation]:
+    """Why a date (a datetime when ``with_time``) given for ``field`` cannot be recorded: not a date, no time zone,
+    or outside ``date_window`` of the programme. Empty when it can, or when no date is given (``None``)."""
+    first, last = date_window(programme)
+    window = f"du {_day_label(first)} au {_day_label(last)}"
+    if value is None:
+        return []
+    if not isinstance(value, datetime if with_time else date):
+        return [
+            RuleViolation(
+                "DATE_INVALID",
+                f"« {label} » : « {str(value)[:40]} » n'est pas une {'date et heure' if with_time else 'date'} ; "
+                f"indiquez une date du calendrier du programme {programme.code} ({window}).",
+                "AF §II",
+                field=field,
+            )
+        ]
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        return [
+            RuleViolation(
+                "DATE_WITHOUT_TIME_ZONE",
+                f"« {label} » : la date {_day_label(value.date())} n'indique pas son fuseau horaire ; donnez-la à "
+                "l'heure de Paris.",
+                "AF §II",
+                field=field,
+            )
+        ]
+    try:
+        day = paris_date(value) if isinstance(value, datetime) else value
+    except OverflowError:  # the first or last days of year 1 or 9999 cannot even be converted to Paris time
+        day = value.date()
+    if first <= day <= last:
+        return []
+    return [
+        RuleViolation(
+            "DATE_OUT_OF_RANGE",
+            f"« {label} » : le {_day_label(day)} est hors du calendrier du programme {programme.code} ; indiquez une "
+            f"date {window} (vérifiez l'année).",
+            "AF §II",
+            field=field,
+        )
+    ]
+
+
 # --- Money (AF §5) -------------------------------------------------------------------------------------------
 
 

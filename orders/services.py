@@ -142,6 +142,9 @@ def order_create(
         secondary_amount=secondary_amount,
         ceilings=ceiling_table(programme),
     )
+    violations += rules.date_range_violations(
+        programme=programme, field="issued_at", label="Émis le", value=issued_at, with_time=True
+    )
     if Order.objects.filter(client=client, programme=programme).exists():
         violations.append(_duplicate_violation(client, programme))
     raise_if(violations)
@@ -931,6 +934,19 @@ def _state_label(state: str) -> str:
     return str(OrderState(state).label)
 
 
+def date_param_violations(order: Order, action: OrderAction, params: dict[str, Any]) -> list[RuleViolation]:
+    """Every date given to an action lies in the programme's calendar (AF §II), checked before any rule reads it:
+    the action's date parameters, and any other date passed along. An absent date means "now"."""
+    labels = {spec.name: spec.label for spec in action.params if spec.kind == "datetime"}
+    labels.update({name: name for name, value in params.items() if isinstance(value, date) and name not in labels})
+    violations: list[RuleViolation] = []
+    for name, label in labels.items():
+        violations += rules.date_range_violations(
+            programme=order.programme, field=name, label=label, value=params.get(name), with_time=True
+        )
+    return violations
+
+
 def action_violations(
     order: Order, action: OrderAction, params: dict[str, Any], user: User, now: datetime
 ) -> list[RuleViolation]:
@@ -985,7 +1001,10 @@ def perform(
     with transaction.atomic():
         order = _locked(order_id)
         from_state = order.state
-        violations = action_violations(order, action, params, acting_user, now)
+        # A date out of the calendar is refused before the rules compute with it (they could overflow).
+        violations = date_param_violations(order, action, params) or action_violations(
+            order, action, params, acting_user, now
+        )
         if signed_pdf is not None and not signed_pdf.startswith(b"%PDF"):
             violations.append(
                 RuleViolation(
