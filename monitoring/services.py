@@ -32,21 +32,45 @@ class JournalResult:
     rejected: list[tuple[MonthReport, list[RuleViolation]]] = field(default_factory=list)
 
 
+# One structure's LGC produces at most some thousands of documents a month: far above that, the figure is a typing or
+# file error (and past 2^31 the database could not store it).
+MONTH_FIGURE_MAX = 10_000_000
+MONTH_FIGURE_MAX_LABEL = "10 000 000"
+
+
 def month_report_violations(report: MonthReport) -> list[RuleViolation]:
-    """Sanity of one month's figures (SPEC §9): all ≥ 0, Dm ≤ Dt, Tq ≤ T, Ts ≤ Tq."""
-    label = f"{report.month:%m/%Y}"
+    """Sanity of one month's figures (AF §3.3): whole numbers, all ≥ 0, Dm ≤ Dt, Tq ≤ T, Ts ≤ Tq."""
+    label = f"{report.month.month:02d}/{report.month.year:04d}"
     violations = []
-    for name, value in (
+    figures = (
         ("Dt", report.documents_expected),
         ("Dm", report.documents_sent),
         ("T", report.patients_seen),
         ("Tq", report.patients_qualified),
         ("Ts", report.patients_transitional),
-    ):
-        if value < 0:
+    )
+    for name, value in figures:
+        if not isinstance(value, int) or isinstance(value, bool):
             violations.append(
-                RuleViolation("MONITORING_NEGATIVE", f"{label} : {name} ne peut être négatif.", "AF §3.3")
+                RuleViolation(
+                    "MONITORING_NOT_WHOLE", f"{label} : {name} doit être un nombre entier.", "AF §3.3", field=name
+                )
             )
+        elif value < 0:
+            violations.append(
+                RuleViolation("MONITORING_NEGATIVE", f"{label} : {name} ne peut être négatif.", "AF §3.3", field=name)
+            )
+        elif value > MONTH_FIGURE_MAX:
+            violations.append(
+                RuleViolation(
+                    "MONITORING_TOO_LARGE",
+                    f"{label} : {name} ({value}) dépasse {MONTH_FIGURE_MAX_LABEL} : vérifiez le chiffre.",
+                    "AF §3.3",
+                    field=name,
+                )
+            )
+    if violations:
+        return violations
     for smaller, larger, small_value, large_value in (
         ("Dm", "Dt", report.documents_sent, report.documents_expected),
         ("Tq", "T", report.patients_qualified, report.patients_seen),
@@ -74,7 +98,12 @@ def monitoring_record_months(*, order: Order, reports: list[MonthReport]) -> Jou
     start = rules.secondary_start(order)
     existing = set(MonitoringMonth.objects.filter(order=order).values_list("month", flat=True))
     for report in reports:
-        violations = month_report_violations(report)
+        violations = rules.date_range_violations(
+            programme=order.programme, field="month", label="Mois", value=report.month
+        ) or month_report_violations(report)
+        if violations:
+            result.rejected.append((report, violations))
+            continue
         if start is None or report.month < start:
             violations.append(
                 RuleViolation(

@@ -46,3 +46,24 @@ def test_a_recorded_month_is_never_overwritten(order_after_va):
 
     assert [v.code for v in result.rejected[0][1]] == ["MONITORING_DUPLICATE"]
     assert MonitoringMonth.objects.get().documents_expected == 20
+
+
+def test_absurd_months_and_figures_are_refused_with_their_reason_and_not_stored(order_after_va):
+    """AF §3.3: a month outside the programme's calendar, a figure past 10 million or not a whole number is refused."""
+    reports = [
+        MonthReport(date(9999, 11, 1), 20, 12, 50, 40, 5),
+        MonthReport(date(2027, 4, 1), 10**12, 12, 50, 40, 5),
+        MonthReport(date(2027, 5, 1), 20, 12, 2.5, 2, 1),  # type: ignore[arg-type]
+        MonthReport(date(2027, 6, 1), 10_000_000, 12, 50, 40, 5),  # the largest accepted figure
+    ]
+
+    result = monitoring_record_months(order=order_after_va, reports=reports)
+
+    assert [month.month for month in result.saved] == [date(2027, 6, 1)]
+    reasons = {report.month: [v.code for v in violations] for report, violations in result.rejected}
+    assert reasons == {
+        date(9999, 11, 1): ["DATE_OUT_OF_RANGE"],
+        date(2027, 4, 1): ["MONITORING_TOO_LARGE"],
+        date(2027, 5, 1): ["MONITORING_NOT_WHOLE"],
+    }
+    assert MonitoringMonth.objects.filter(order=order_after_va).count() == 1
