@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from clients.rules import ClientFacts, eligibility_violations, required_profiles, wave1_allows_v1v2
@@ -89,6 +89,45 @@ def secondary_payable(secondary_amount: Decimal, perf: Decimal) -> Decimal:
 CeilingTable = Mapping[tuple[str, str, str], Decimal]  # (prestation, category, vat_regime) → amount
 
 
+def _is_to_the_cent(amount: Decimal) -> bool:
+    """No digit beyond the cent (12.340 is 12.34; 12.345 is not), read exactly: no rounding, no context limit."""
+    _sign, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):  # NaN, Infinity
+        return False
+    while exponent < -2 and digits and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return exponent >= -2 or not digits
+
+
+def amount_value_violation(amount: Any, *, field: str, label: str) -> RuleViolation | None:
+    """An amount of an order form is a number of euros, to the cent, above zero (AF §4.3: the total cannot be zero;
+    AF §5: prices in euros). It is refused, never rounded: the database would store 12.345 as 12.35 while the event
+    log keeps 12.345, and 0.001 as 0.00."""
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int) or not Decimal(amount).is_finite():
+        return RuleViolation(
+            "AMOUNT_INVALID",
+            f"Le montant {label} « {amount} » n'est pas un montant en euros : saisissez un nombre, par exemple "
+            "451,50 (AF §5).",
+            "AF §5",
+            field=field,
+        )
+    if amount <= 0:
+        return RuleViolation(
+            "AMOUNT_NOT_POSITIVE",
+            f"Le montant {label} doit être supérieur à zéro : le total du bon de commande ne peut être nul (AF §4.3).",
+            "AF §4.3",
+            field=field,
+        )
+    if not _is_to_the_cent(Decimal(amount)):
+        return RuleViolation(
+            "AMOUNT_NOT_TO_THE_CENT",
+            f"Le montant {label} {amount} € doit être donné au centime près : deux décimales au plus (AF §5).",
+            "AF §5",
+            field=field,
+        )
+    return None
+
+
 def amount_violations(
     *,
     ceilings: CeilingTable,
@@ -98,14 +137,15 @@ def amount_violations(
     principal_amount: Decimal,
     secondary_amount: Decimal,
 ) -> list[RuleViolation]:
-    """Each amount is > 0 and ≤ its published ceiling (AF §4.3, §5.3, §5.4)."""
+    """Each amount is a positive number of euros to the cent and ≤ its published ceiling (AF §4.3, §5.3, §5.4)."""
     violations: list[RuleViolation] = []
     for field, prestation_code, amount, label in (
         ("principal_amount", prestation, principal_amount, "principal"),
         ("secondary_amount", "secondary", secondary_amount, "secondaire"),
     ):
+        problem = amount_value_violation(amount, field=field, label=label)
         ceiling = ceilings.get((prestation_code, category, vat_regime))
-        if ceiling is None:
+        if ceiling is None:  # first: without a ceiling, order_create had no default amount to offer either
             violations.append(
                 RuleViolation(
                     "CEILING_UNKNOWN",
@@ -115,16 +155,8 @@ def amount_violations(
                     field=field,
                 )
             )
-        elif amount <= 0:
-            violations.append(
-                RuleViolation(
-                    "AMOUNT_NOT_POSITIVE",
-                    f"Le montant {label} doit être supérieur à zéro : le total du bon de commande ne peut être nul "
-                    "(AF §4.3).",
-                    "AF §4.3",
-                    field=field,
-                )
-            )
+        elif problem:
+            violations.append(problem)
         elif amount > ceiling:
             violations.append(
                 RuleViolation(

@@ -176,7 +176,10 @@ def order_create(
                 },
             )
     except IntegrityError as exc:
-        # Two staff members created the same client's order at the same time: the database constraint decides.
+        # Two staff members created the same client's order at the same time: the database constraint decides. Any
+        # other constraint is a bug to see, never to be reported as a duplicate (0.001 € once was).
+        if not Order.objects.filter(client=client, programme=programme).exists():
+            raise
         raise BusinessRuleError([_duplicate_violation(client, programme)]) from exc
     return order
 
