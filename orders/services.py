@@ -198,6 +198,9 @@ def _duplicate_violation(client: Client, programme: Programme) -> RuleViolation:
     )
 
 
+TERMS_PERMISSION = "orders.change_order_terms"
+
+
 def order_update_terms(
     *,
     order_id: int,
@@ -207,28 +210,42 @@ def order_update_terms(
     secondary_amount: Decimal,
     acting_user: User,
 ) -> Order:
-    """Change the amounts or prestation of an order form not yet signed (draft only)."""
+    """Change the amounts or prestation of an order form not yet signed (draft only), with the permission of its own
+    ``orders.change_order_terms`` (sales and administrators: deployment and finance may change an order, not what
+    the client is asked to sign). ``acting_user=None`` is the system."""
     with transaction.atomic():
         order = _locked(order_id)
         violations: list[RuleViolation] = []
-        if order.state != OrderState.DRAFT:
+        if acting_user is not None and not acting_user.has_perm(TERMS_PERMISSION):  # type: ignore[union-attr]
             violations.append(
                 RuleViolation(
-                    "ORDER_ALREADY_SIGNED",
-                    "Un bon de commande signé ne se modifie plus : annulez-le et établissez-en un nouveau (AF §4.3).",
-                    "AF §4.3",
+                    "PERMISSION_DENIED",
+                    "Votre rôle ne permet pas de modifier les montants d'un bon de commande : demandez-le au "
+                    "commercial ou à un administrateur.",
+                    "SPEC §1",
+                    field="permission",
                 )
             )
-        violations += rules.order_terms_violations(
-            client=order.client,
-            solution=order.solution,
-            programme=order.programme,
-            prestation=prestation,
-            vat_regime=vat_regime,
-            principal_amount=principal_amount,
-            secondary_amount=secondary_amount,
-            ceilings=ceiling_table(order.programme),
-        )
+        else:
+            if order.state != OrderState.DRAFT:
+                violations.append(
+                    RuleViolation(
+                        "ORDER_ALREADY_SIGNED",
+                        "Un bon de commande signé ne se modifie plus : annulez-le et établissez-en un nouveau "
+                        "(AF §4.3).",
+                        "AF §4.3",
+                    )
+                )
+            violations += rules.order_terms_violations(
+                client=order.client,
+                solution=order.solution,
+                programme=order.programme,
+                prestation=prestation,
+                vat_regime=vat_regime,
+                principal_amount=principal_amount,
+                secondary_amount=secondary_amount,
+                ceilings=ceiling_table(order.programme),
+            )
         payload = {
             "prestation": prestation,
             "vat_regime": vat_regime,
