@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
+from clients import rules as client_rules
 from clients.models import Client
 from monitoring.models import MonitoringMonth
 from orders import rules
@@ -985,6 +986,46 @@ def _permission_violation(action: OrderAction) -> RuleViolation:
     )
 
 
+# Texts given to an action, stored on the order or in its event log: (max length, line breaks allowed). Single-line
+# fields take the model's length; a reason or a message copied from the ASP fits in a few paragraphs, and the bound
+# keeps a pasted file out of the event log.
+FREE_TEXT_MAX_LENGTH = 2000
+TEXT_PARAM_LIMITS: dict[str, tuple[int | None, bool]] = {
+    "signatory_name": (Order._meta.get_field("signatory_name").max_length, False),
+    "asp_reference": (Order._meta.get_field("advance_asp_reference").max_length, False),
+    "asp_message": (FREE_TEXT_MAX_LENGTH, True),
+    "reason": (FREE_TEXT_MAX_LENGTH, True),
+}
+
+
+def _refuse_bad_param_values(action: OrderAction, params: dict[str, Any]) -> list[RuleViolation]:
+    """Texts with control characters (a NUL byte) or too long, and choices outside their list, each refused naming
+    its field. A refused value is replaced in ``params`` by a visible, storable copy, so the refused attempt can
+    still be written to the event log (PostgreSQL stores no NUL byte)."""
+    specs = {spec.name: spec for spec in action.params}
+    violations: list[RuleViolation] = []
+    for name, value in params.items():
+        spec = specs.get(name)
+        problem: RuleViolation | None = None
+        if spec is not None and spec.kind == "choice" and value not in ("", None, *(code for code, _l in spec.choices)):
+            problem = RuleViolation(
+                "CHOICE_UNKNOWN",
+                f"{spec.label} : « {client_rules.shown(value)} » n'est pas un choix proposé.",
+                "SPEC §7",
+                field=name,
+            )
+        elif isinstance(value, str):
+            max_length, multiline = TEXT_PARAM_LIMITS.get(name, (None, True))
+            label = spec.label if spec is not None else name
+            problem = client_rules.text_violation(
+                value, field=name, label=label, max_length=max_length, multiline=multiline, reference="SPEC §7"
+            )
+        if problem:
+            violations.append(problem)
+            params[name] = client_rules.shown(value)
+    return violations
+
+
 def perform(
     action_name: str,
     *,
@@ -1006,6 +1047,7 @@ def perform(
         order = _locked(order_id)
         from_state = order.state
         violations = action_violations(order, action, params, acting_user, now)
+        violations += _refuse_bad_param_values(action, params)
         if signed_pdf is not None and not signed_pdf.startswith(b"%PDF"):
             violations.append(
                 RuleViolation(
