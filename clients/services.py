@@ -26,6 +26,7 @@ CLIENT_FIELDS = {field.name for field in Client._meta.get_fields() if getattr(fi
 }
 # Texts checked for control characters and for the model's length; identifiers, choices and e-mail have their rules.
 CLIENT_TEXT_FIELDS = ("name", "specialty", "siren", "address", "postal_code", "city", "phone", "installed_version")
+CLIENT_YES_NO_FIELDS = ("aci_signatory", "staff_declared", "wave1_benefited", "wave1_self_funded")
 CLIENT_COUNT_MAXIMUMS = {
     "treating_patient_count": rules.TREATING_PATIENT_COUNT_MAX,
     "liberal_doctor_count": rules.STAFF_COUNT_MAX,
@@ -61,6 +62,16 @@ def client_value_violations(data: dict[str, Any]) -> list[RuleViolation]:
     violations += [
         rules.count_violation(data.get(name), field=name, label=field_label(Client, name), maximum=maximum)
         for name, maximum in CLIENT_COUNT_MAXIMUMS.items()
+    ]
+    violations += [
+        RuleViolation(
+            "YES_NO_INVALID",
+            f"{field_label(Client, name)} : « {rules.shown(data[name])} » ; répondez oui ou non.",
+            "AF §4.2",
+            field=name,
+        )
+        for name in CLIENT_YES_NO_FIELDS
+        if name in data and not isinstance(data[name], bool)
     ]
     cds_kind = data.get("cds_kind") or ""
     if cds_kind and cds_kind not in CdsKind.values:
@@ -123,6 +134,9 @@ def normalised_client_data(data: dict[str, Any]) -> dict[str, Any]:
     for name in (*CLIENT_TEXT_FIELDS, "email"):
         if name in cleaned:
             cleaned[name] = str(cleaned[name] if cleaned[name] is not None else "").strip()
+    for name in ("cds_kind", *CLIENT_YES_NO_FIELDS):
+        if name in cleaned and cleaned[name] is None:  # an empty cell: the model's empty value
+            cleaned[name] = "" if name == "cds_kind" else False
     for name in CLIENT_COUNT_MAXIMUMS:
         count = rules.parse_count(cleaned.get(name)) if name in cleaned else None
         if count is not None:
@@ -255,7 +269,7 @@ def reference_base_import(
         if problem
     ]
     seen: set[str] = set()
-    if ReferenceBase.objects.filter(version=version).exists():
+    if not violations and ReferenceBase.objects.filter(version=version).exists():  # a refused text is never queried
         violations.append(
             RuleViolation(
                 "REFERENCE_VERSION_EXISTS", f"La version « {version} » est déjà importée.", "SPEC §4", "version"

@@ -260,3 +260,27 @@ def test_an_unknown_kind_of_centre_is_refused_rather_than_stored():
         make_structure(kind="cds", cds_kind="x" * 40)
 
     assert caught.value.codes == ["CDS_KIND_UNKNOWN"]
+
+
+@pytest.mark.parametrize("answer", ["oui", 1, "abc\x00"])
+def test_a_yes_no_field_takes_only_yes_or_no(answer):
+    error = refusal(wave1_benefited=answer)
+
+    assert [(violation.field, violation.code) for violation in error.violations] == [
+        ("wave1_benefited", "YES_NO_INVALID")
+    ]
+
+
+def test_empty_cells_become_the_models_empty_values_not_a_database_error():
+    doctor = make_doctor(cds_kind=None, wave1_self_funded=None)
+
+    assert (doctor.cds_kind, doctor.wave1_self_funded) == ("", False)
+
+
+def test_a_reference_version_with_a_lone_surrogate_is_refused_before_any_query():
+    with pytest.raises(BusinessRuleError) as caught:
+        reference_base_import(
+            version="v\ud800", rows=[ReferenceRow(finess=valid_finess(507), tranche="B", staff_count=1)]
+        )
+
+    assert caught.value.codes == ["TEXT_CONTROL_CHARACTER"]
