@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from clients.rules import ClientFacts, eligibility_violations, required_profiles, wave1_allows_v1v2
+from clients.rules import ClientFacts, eligibility_violations, required_profiles, shown, wave1_allows_v1v2
 from orders.exceptions import RuleViolation
 
 if TYPE_CHECKING:
@@ -186,6 +186,35 @@ def client_facts(client: "Client") -> ClientFacts:
     )
 
 
+def terms_choice_violations(*, prestation: Any, vat_regime: Any) -> list[RuleViolation]:
+    """The order form sells a principal prestation (the secondary one comes with it, never in its place — AF §4.2)
+    under one of the AF's VAT regimes (AF §5.2)."""
+    from orders.models import Prestation, VatRegime
+
+    violations = []
+    if prestation not in (Prestation.PRINCIPAL_V2, Prestation.PRINCIPAL_V1V2):
+        violations.append(
+            RuleViolation(
+                "PRESTATION_UNKNOWN",
+                f"Prestation « {shown(prestation)} » inconnue : choisissez la Prestation principale Vague 2 ou "
+                "Vague 1 + Vague 2 (AF §4.2).",
+                "AF §4.2",
+                field="prestation",
+            )
+        )
+    if vat_regime not in VatRegime.values:
+        violations.append(
+            RuleViolation(
+                "VAT_REGIME_UNKNOWN",
+                f"Régime de TVA « {shown(vat_regime)} » inconnu : TVA 20 %, TVA 8,5 % (DOM) ou non assujetti "
+                "(AF §5.2).",
+                "AF §5.2",
+                field="vat_regime",
+            )
+        )
+    return violations
+
+
 def order_terms_violations(
     *,
     client: "Client",
@@ -198,7 +227,8 @@ def order_terms_violations(
     ceilings: CeilingTable,
 ) -> list[RuleViolation]:
     """Everything an order form must satisfy before it can be signed (SPEC §7, state draft)."""
-    violations = eligibility_violations(client_facts(client))
+    choice_violations = terms_choice_violations(prestation=prestation, vat_regime=vat_regime)
+    violations = eligibility_violations(client_facts(client)) + choice_violations
     if solution.programme_id != programme.pk:
         violations.append(
             RuleViolation(
@@ -241,12 +271,12 @@ def order_terms_violations(
             RuleViolation(
                 "TRANCHE_UNKNOWN",
                 f"FINESS {client.finess} absent de la Base de référence ANS importée : tranche inconnue, plafond "
-                "impossible à déterminer (SPEC §4).",
+                "impossible à déterminer : importez la dernière Base de référence (AF §5.3).",
                 "AF §5.3",
                 field="client",
             )
         )
-    else:
+    elif not choice_violations:  # an unknown prestation or regime has no ceiling: its own message says why
         violations += amount_violations(
             ceilings=ceilings,
             prestation=prestation,

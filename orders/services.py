@@ -248,8 +248,8 @@ def order_update_terms(
                 ceilings=ceiling_table(order.programme),
             )
         payload = {
-            "prestation": prestation,
-            "vat_regime": vat_regime,
+            "prestation": client_rules.shown(prestation),  # storable even when refused (a NUL byte)
+            "vat_regime": client_rules.shown(vat_regime),
             "principal_amount": principal_amount,
             "secondary_amount": secondary_amount,
         }

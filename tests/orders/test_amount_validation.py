@@ -108,3 +108,33 @@ def test_the_rule_reads_cents_exactly_whatever_the_size():
     assert rules.amount_value_violation(Decimal("1E+30"), field="f", label="x") is None  # the ceiling refuses it
     assert rules.amount_value_violation(Decimal("12.3400000"), field="f", label="x") is None
     assert rules.amount_value_violation(True, field="f", label="x").code == "AMOUNT_INVALID"
+
+
+@pytest.mark.parametrize(
+    ("terms", "code"),
+    [
+        ({"prestation": "secondary"}, "PRESTATION_UNKNOWN"),  # has a ceiling, yet is never sold on its own
+        ({"prestation": "principal\x00"}, "PRESTATION_UNKNOWN"),
+        ({"vat_regime": "vat_99"}, "VAT_REGIME_UNKNOWN"),
+    ],
+)
+def test_the_prestation_and_vat_regime_are_among_the_afs(terms, code):
+    assert refusal(**terms).codes == [code]
+
+
+def test_a_refused_terms_change_with_a_nul_byte_is_still_logged():
+    order = make_order()
+
+    with pytest.raises(BusinessRuleError) as caught:
+        services.order_update_terms(
+            order_id=order.pk,
+            prestation="principal_v2\x00",
+            vat_regime="vat_20",
+            principal_amount=CEILING,
+            secondary_amount=Decimal("100"),
+            acting_user=None,
+        )
+
+    assert caught.value.codes == ["PRESTATION_UNKNOWN"]
+    event = OrderEvent.objects.get(order=order, action="update_terms")
+    assert event.accepted is False and event.payload["prestation"] == "principal_v2\\x00"
