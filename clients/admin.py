@@ -187,10 +187,11 @@ class ClientAdmin(AllOrNothingImportAdminMixin, ImportExportModelAdmin):
         return client.identifier
 
     def save_model(self, request: HttpRequest, obj: Client, form: forms.ModelForm, change: bool) -> None:
-        """Through ``client_create`` / ``client_update``: the rules again, then the tranche of the Base de référence."""
+        """Through ``client_create`` / ``client_update``: the rules again, then the tranche of the Base de référence;
+        a change of e-mail is written to the client's journal under this staff member's name."""
         data = services.client_data(obj)
         if change:
-            services.client_update(client=obj, **data)
+            services.client_update(client=obj, acting_user=request.user, **data)
             return
         created = services.client_create(**data)
         obj.pk = created.pk

@@ -1,8 +1,12 @@
 """Clients of the Prestation Ségur: doctors (RPPS) and coordinated-care structures, MSP or CDS (FINESS) — AF §4.2."""
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from segur_portal.records import WriteOnceRecord
 
 
 class ClientKind(models.TextChoices):
@@ -139,3 +143,39 @@ class ContactPerson(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+    def clean(self) -> None:
+        """The domain's rules on a contact (``clients.services.contact_violations``), for the admin's contact forms."""
+        from clients.services import contact_violations  # services import this module
+
+        errors: dict[str, list[str]] = {}
+        for violation in contact_violations(
+            {"name": self.name, "role": self.role, "phone": self.phone, "email": self.email}
+        ):
+            errors.setdefault(violation.field, []).append(violation.message)
+        if errors:
+            raise ValidationError(errors)
+
+
+class ClientChange(WriteOnceRecord, models.Model):
+    """A change of client data that decides who may enter the client space (its e-mail): who, when, old → new."""
+
+    edit_refusal = "Une modification inscrite au journal du client ne se modifie jamais."
+    delete_refusal = "Une modification inscrite au journal du client ne se supprime jamais."
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="changes")
+    field = models.CharField(_("donnée"), max_length=32)
+    old_value = models.CharField(_("ancienne valeur"), max_length=255, blank=True)
+    new_value = models.CharField(_("nouvelle valeur"), max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("membre du personnel")
+    )
+    created_at = models.DateTimeField(_("le"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("modification du client")
+        verbose_name_plural = _("journal des modifications des clients")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.field} : {self.old_value} → {self.new_value}"

@@ -1,8 +1,14 @@
 """Pure rules about clients (SPEC §4, AF §4.2): identifiers and eligibility. No database access."""
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 
 from orders.exceptions import RuleViolation
 
@@ -11,12 +17,46 @@ EXCLUDED_SPECIALTIES = frozenset(
 )  # AF §4.2, note 1: these specialties belong to other couloirs.
 TREATING_DOCTOR_PROFILE_THRESHOLD = 10  # AF §4.2: ≥ 10 patients as médecin traitant needs the profile.
 
-_FINESS_PATTERN = re.compile(r"^(\d{2}|2A|2B)\d{7}$")
+# ASCII digits only: ``\d`` and ``str.isdigit`` also accept other scripts' digits, superscripts and circled numbers.
+_RPPS_PATTERN = re.compile(r"^[0-9]{11}$", re.ASCII)
+_FINESS_PATTERN = re.compile(r"^([0-9]{2}|2A|2B)[0-9]{7}$", re.ASCII)
+
+# Head counts a person or a file gives. Bounds far above any real value, so only typos and unit errors are refused:
+# a médecin traitant follows about a thousand patients (a few thousand for the busiest), and the largest centres de
+# santé employ a few hundred doctors. The AF needs only the thresholds (10 patients, 1 doctor); PostgreSQL would
+# refuse anything above 2 147 483 647 with an error instead of a message.
+TREATING_PATIENT_COUNT_MAX = 100_000
+STAFF_COUNT_MAX = 10_000
+# A count typed or read from a cell: digits, thousands spaces allowed, and ",0" / ".00" (a spreadsheet's 12.0); not
+# « 1.000 », which may mean one or a thousand.
+_COUNT_TEXT = re.compile(r"^(-?[0-9]{1,12})(?:[.,]0{1,2})?$", re.ASCII)
+
+# Bidirectional overrides and isolates reorder what is displayed (a name or an e-mail that reads other than it is).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\t\n\r")
+_SHOWN_LENGTH = 40
 
 
-def normalise_identifier(raw: str) -> str:
-    """Remove spaces, dots and dashes people type in identifiers; upper-case (2a → 2A)."""
-    return re.sub(r"[\s.\-]", "", raw or "").upper()
+def normalise_identifier(raw: Any) -> str:
+    """The identifier in ASCII: compatibility forms folded (NFKC: fullwidth « １２３ » → 123), digits of any script
+    written 0-9 (Arabic-Indic « ١٢٣ » → 123), spaces, dots and dashes people type removed, upper-cased (2a → 2A).
+
+    Anything else stays, so the format check refuses it: two spellings of one identifier never make two clients.
+    """
+    text = unicodedata.normalize("NFKC", "" if raw is None else str(raw))
+    text = "".join(
+        str(unicodedata.decimal(char)) if unicodedata.decimal(char, None) is not None else char for char in text
+    )
+    return re.sub(r"[\s.\-]", "", text).upper()
+
+
+def shown(raw: Any) -> str:
+    """A value as it may be quoted in a message: invisible characters made visible, cut to a readable length."""
+    text = "".join(
+        f"\\x{ord(char):02x}" if unicodedata.category(char) in {"Cc", "Cs"} or char in _BIDI_CONTROLS else char
+        for char in ("" if raw is None else str(raw))
+    )
+    return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 1] + "…"
 
 
 def luhn_is_valid(digits: str) -> bool:
@@ -34,14 +74,14 @@ def luhn_is_valid(digits: str) -> bool:
 def rpps_violation(raw: str) -> RuleViolation | None:
     """RPPS: 11 digits, the last one a Luhn check digit (SPEC §4)."""
     rpps = normalise_identifier(raw)
-    if not rpps.isdigit() or len(rpps) != 11:
+    if not _RPPS_PATTERN.match(rpps):
         return RuleViolation(
-            "RPPS_FORMAT", f"RPPS « {raw} » invalide : 11 chiffres attendus (SPEC §4).", "AF §4.2", field="rpps"
+            "RPPS_FORMAT", f"RPPS « {shown(raw)} » invalide : 11 chiffres attendus (SPEC §4).", "AF §4.2", field="rpps"
         )
     if not luhn_is_valid(rpps):
         return RuleViolation(
             "RPPS_CHECK_DIGIT",
-            f"RPPS « {raw} » invalide : la clé de contrôle (Luhn) ne correspond pas (SPEC §4).",
+            f"RPPS « {shown(raw)} » invalide : la clé de contrôle (Luhn) ne correspond pas (SPEC §4).",
             "AF §4.2",
             field="rpps",
         )
@@ -54,15 +94,15 @@ def finess_violation(raw: str) -> RuleViolation | None:
     if not _FINESS_PATTERN.match(finess):
         return RuleViolation(
             "FINESS_FORMAT",
-            f"FINESS « {raw} » invalide : 9 caractères attendus, département (2 chiffres, 2A ou 2B) puis chiffres "
-            "(SPEC §4).",
+            f"FINESS « {shown(raw)} » invalide : 9 caractères attendus, département (2 chiffres, 2A ou 2B) puis "
+            "chiffres (SPEC §4).",
             "AF §4.2",
             field="finess",
         )
     if finess.isdigit() and not luhn_is_valid(finess):
         return RuleViolation(
             "FINESS_CHECK_DIGIT",
-            f"FINESS « {raw} » invalide : la clé de contrôle (Luhn) ne correspond pas (SPEC §4).",
+            f"FINESS « {shown(raw)} » invalide : la clé de contrôle (Luhn) ne correspond pas (SPEC §4).",
             "AF §4.2",
             field="finess",
         )
@@ -75,6 +115,97 @@ def luhn_check_digit(payload: str) -> str:
         if luhn_is_valid(payload + digit):
             return digit
     raise ValueError(payload)  # unreachable: one digit always fits
+
+
+# --- Values a person or a file gives (checked before anything is stored) ---------------------------------------------
+
+
+def parse_count(raw: Any) -> int | None:
+    """A head count from a form, a file cell or an API: a whole number (may be negative or huge: bounds are
+    checked by ``count_violation``); empty is 0; ``None`` when it is no whole number (« 2,5 », « 1e9 », « abc »)."""
+    if raw is None:
+        return 0
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float | Decimal):
+        number = Decimal(str(raw)) if isinstance(raw, float) else raw
+        if not number.is_finite() or number != number.to_integral_value():
+            return None
+        return int(number)
+    text = re.sub(r"\s", "", unicodedata.normalize("NFKC", str(raw)))  # NFKC: no-break spaces become spaces
+    if not text:
+        return 0
+    match = _COUNT_TEXT.match(text)
+    return int(match.group(1)) if match else None
+
+
+def count_violation(raw: Any, *, field: str, label: str, maximum: int) -> RuleViolation | None:
+    """A head count is a whole number from 0 to ``maximum`` (« 2,5 » is refused, never read as 2)."""
+    count = parse_count(raw)
+    if count is not None and 0 <= count <= maximum:
+        return None
+    bound = f"{maximum:,}".replace(",", "\u202f")  # 100 000, as written in French
+    return RuleViolation(
+        "COUNT_INVALID",
+        f"{label} : « {shown(raw)} » n'est pas un nombre entier de 0 à {bound} ; saisissez le nombre exact, sans "
+        "décimale.",
+        "AF §4.2",
+        field=field,
+    )
+
+
+def text_violation(
+    value: Any, *, field: str, label: str, max_length: int | None, multiline: bool = False, reference: str = "AF §4.2"
+) -> RuleViolation | None:
+    """A name or a free text: no control or invisible reordering character, at most ``max_length`` characters.
+
+    Line breaks and tabs are allowed only in ``multiline`` texts (a reason, a message copied from the ASP). NUL bytes
+    and lone surrogates would make PostgreSQL refuse the row with an error instead of a message.
+    """
+    text = "" if value is None else str(value)
+    for position, char in enumerate(text, start=1):
+        if multiline and char in _LINE_BREAKS:
+            continue
+        if unicodedata.category(char) in {"Cc", "Cs"} or char in _BIDI_CONTROLS:
+            return RuleViolation(
+                "TEXT_CONTROL_CHARACTER",
+                f"{label} : caractère invisible ou de contrôle interdit (U+{ord(char):04X}, position {position}) ; "
+                "retapez la valeur sans le copier-coller d'origine.",
+                reference,
+                field=field,
+            )
+    if max_length is not None and len(text) > max_length:
+        return RuleViolation(
+            "TEXT_TOO_LONG",
+            f"{label} : {len(text)} caractères, {max_length} au plus ; raccourcissez la valeur.",
+            reference,
+            field=field,
+        )
+    return None
+
+
+def email_violation(value: Any, *, field: str, label: str, max_length: int = 254) -> RuleViolation | None:
+    """One e-mail address (links to the client space and notices are sent to it): a single valid address, no line
+    break or header smuggled in (« a@b.fr\\nBcc: … »). Empty is for the caller to allow or not."""
+    text = "" if value is None else str(value)
+    if not text:
+        return None
+    problem = text_violation(text, field=field, label=label, max_length=max_length)
+    if problem:
+        return problem
+    try:
+        EmailValidator()(text)
+    except ValidationError:
+        return RuleViolation(
+            "EMAIL_INVALID",
+            f"{label} : « {shown(text)} » n'est pas une adresse e-mail valide ; une seule adresse, de la forme "
+            "nom@domaine.fr.",
+            "AF §4.2",
+            field=field,
+        )
+    return None
 
 
 @dataclass(frozen=True)

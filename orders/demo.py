@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from clients import services as client_services
 from clients.models import Client, ContactPerson
@@ -202,7 +203,7 @@ class DemoBuilder:
                     rpps=payload + luhn_check_digit(payload),
                     specialty=self.random.choice(SPECIALTIES),
                     treating_patient_count=self.random.randrange(0, 1800),
-                    email=f"{first.lower()}.{last.lower()}{index}@cabinet.example",
+                    email=f"{slugify(first)}.{slugify(last)}{index}@cabinet.example",  # ASCII: Hélène → helene
                     city=city,
                     postal_code=postal_code,
                     address=f"{self.random.randrange(1, 90)} avenue de la République",

@@ -381,6 +381,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
             ("declare_failure", "Déclarer la non-réalisation à la Date 5"),
             ("record_reimbursement", "Enregistrer un reversement"),
             ("record_termination", "Enregistrer une résiliation"),
+            # Amounts the client is asked to sign: sales and administrators only, not every role changing orders.
+            ("change_order_terms", "Modifier les montants d'un bon de commande"),
         ]
 
     def __str__(self) -> str:

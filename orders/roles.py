@@ -20,6 +20,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "orders.view_order",
         "orders.add_order",
         "orders.change_order",
+        "orders.change_order_terms",
         "clients.view_client",
         "clients.add_client",
         "clients.change_client",

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from clients.rules import ClientFacts, eligibility_violations, required_profiles, wave1_allows_v1v2
+from clients.rules import ClientFacts, eligibility_violations, required_profiles, shown, wave1_allows_v1v2
 from orders.exceptions import RuleViolation
 
 if TYPE_CHECKING:
@@ -158,6 +158,45 @@ def secondary_payable(secondary_amount: Decimal, perf: Decimal) -> Decimal:
 CeilingTable = Mapping[tuple[str, str, str], Decimal]  # (prestation, category, vat_regime) → amount
 
 
+def _is_to_the_cent(amount: Decimal) -> bool:
+    """No digit beyond the cent (12.340 is 12.34; 12.345 is not), read exactly: no rounding, no context limit."""
+    _sign, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):  # NaN, Infinity
+        return False
+    while exponent < -2 and digits and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return exponent >= -2 or not digits
+
+
+def amount_value_violation(amount: Any, *, field: str, label: str) -> RuleViolation | None:
+    """An amount of an order form is a number of euros, to the cent, above zero (AF §4.3: the total cannot be zero;
+    AF §5: prices in euros). It is refused, never rounded: the database would store 12.345 as 12.35 while the event
+    log keeps 12.345, and 0.001 as 0.00."""
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int) or not Decimal(amount).is_finite():
+        return RuleViolation(
+            "AMOUNT_INVALID",
+            f"Le montant {label} « {amount} » n'est pas un montant en euros : saisissez un nombre, par exemple "
+            "451,50 (AF §5).",
+            "AF §5",
+            field=field,
+        )
+    if amount <= 0:
+        return RuleViolation(
+            "AMOUNT_NOT_POSITIVE",
+            f"Le montant {label} doit être supérieur à zéro : le total du bon de commande ne peut être nul (AF §4.3).",
+            "AF §4.3",
+            field=field,
+        )
+    if not _is_to_the_cent(Decimal(amount)):
+        return RuleViolation(
+            "AMOUNT_NOT_TO_THE_CENT",
+            f"Le montant {label} {amount} € doit être donné au centime près : deux décimales au plus (AF §5).",
+            "AF §5",
+            field=field,
+        )
+    return None
+
+
 def amount_violations(
     *,
     ceilings: CeilingTable,
@@ -167,14 +206,15 @@ def amount_violations(
     principal_amount: Decimal,
     secondary_amount: Decimal,
 ) -> list[RuleViolation]:
-    """Each amount is > 0 and ≤ its published ceiling (AF §4.3, §5.3, §5.4)."""
+    """Each amount is a positive number of euros to the cent and ≤ its published ceiling (AF §4.3, §5.3, §5.4)."""
     violations: list[RuleViolation] = []
     for field, prestation_code, amount, label in (
         ("principal_amount", prestation, principal_amount, "principal"),
         ("secondary_amount", "secondary", secondary_amount, "secondaire"),
     ):
+        problem = amount_value_violation(amount, field=field, label=label)
         ceiling = ceilings.get((prestation_code, category, vat_regime))
-        if ceiling is None:
+        if ceiling is None:  # first: without a ceiling, order_create had no default amount to offer either
             violations.append(
                 RuleViolation(
                     "CEILING_UNKNOWN",
@@ -184,16 +224,8 @@ def amount_violations(
                     field=field,
                 )
             )
-        elif amount <= 0:
-            violations.append(
-                RuleViolation(
-                    "AMOUNT_NOT_POSITIVE",
-                    f"Le montant {label} doit être supérieur à zéro : le total du bon de commande ne peut être nul "
-                    "(AF §4.3).",
-                    "AF §4.3",
-                    field=field,
-                )
-            )
+        elif problem:
+            violations.append(problem)
         elif amount > ceiling:
             violations.append(
                 RuleViolation(
@@ -223,6 +255,35 @@ def client_facts(client: "Client") -> ClientFacts:
     )
 
 
+def terms_choice_violations(*, prestation: Any, vat_regime: Any) -> list[RuleViolation]:
+    """The order form sells a principal prestation (the secondary one comes with it, never in its place — AF §4.2)
+    under one of the AF's VAT regimes (AF §5.2)."""
+    from orders.models import Prestation, VatRegime
+
+    violations = []
+    if prestation not in (Prestation.PRINCIPAL_V2, Prestation.PRINCIPAL_V1V2):
+        violations.append(
+            RuleViolation(
+                "PRESTATION_UNKNOWN",
+                f"Prestation « {shown(prestation)} » inconnue : choisissez la Prestation principale Vague 2 ou "
+                "Vague 1 + Vague 2 (AF §4.2).",
+                "AF §4.2",
+                field="prestation",
+            )
+        )
+    if vat_regime not in VatRegime.values:
+        violations.append(
+            RuleViolation(
+                "VAT_REGIME_UNKNOWN",
+                f"Régime de TVA « {shown(vat_regime)} » inconnu : TVA 20 %, TVA 8,5 % (DOM) ou non assujetti "
+                "(AF §5.2).",
+                "AF §5.2",
+                field="vat_regime",
+            )
+        )
+    return violations
+
+
 def order_terms_violations(
     *,
     client: "Client",
@@ -235,7 +296,8 @@ def order_terms_violations(
     ceilings: CeilingTable,
 ) -> list[RuleViolation]:
     """Everything an order form must satisfy before it can be signed (SPEC §7, state draft)."""
-    violations = eligibility_violations(client_facts(client))
+    choice_violations = terms_choice_violations(prestation=prestation, vat_regime=vat_regime)
+    violations = eligibility_violations(client_facts(client)) + choice_violations
     if solution.programme_id != programme.pk:
         violations.append(
             RuleViolation(
@@ -278,12 +340,12 @@ def order_terms_violations(
             RuleViolation(
                 "TRANCHE_UNKNOWN",
                 f"FINESS {client.finess} absent de la Base de référence ANS importée : tranche inconnue, plafond "
-                "impossible à déterminer (SPEC §4).",
+                "impossible à déterminer : importez la dernière Base de référence (AF §5.3).",
                 "AF §5.3",
                 field="client",
             )
         )
-    else:
+    elif not choice_violations:  # an unknown prestation or regime has no ceiling: its own message says why
         violations += amount_violations(
             ceilings=ceilings,
             prestation=prestation,

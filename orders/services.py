@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
+from clients import rules as client_rules
 from clients.models import Client
 from monitoring.models import MonitoringMonth
 from orders import rules
@@ -179,7 +180,10 @@ def order_create(
                 },
             )
     except IntegrityError as exc:
-        # Two staff members created the same client's order at the same time: the database constraint decides.
+        # Two staff members created the same client's order at the same time: the database constraint decides. Any
+        # other constraint is a bug to see, never to be reported as a duplicate (0.001 € once was).
+        if not Order.objects.filter(client=client, programme=programme).exists():
+            raise
         raise BusinessRuleError([_duplicate_violation(client, programme)]) from exc
     return order
 
@@ -198,6 +202,9 @@ def _duplicate_violation(client: Client, programme: Programme) -> RuleViolation:
     )
 
 
+TERMS_PERMISSION = "orders.change_order_terms"
+
+
 def order_update_terms(
     *,
     order_id: int,
@@ -207,31 +214,45 @@ def order_update_terms(
     secondary_amount: Decimal,
     acting_user: User,
 ) -> Order:
-    """Change the amounts or prestation of an order form not yet signed (draft only)."""
+    """Change the amounts or prestation of an order form not yet signed (draft only), with the permission of its own
+    ``orders.change_order_terms`` (sales and administrators: deployment and finance may change an order, not what
+    the client is asked to sign). ``acting_user=None`` is the system."""
     with transaction.atomic():
         order = _locked(order_id)
         violations: list[RuleViolation] = []
-        if order.state != OrderState.DRAFT:
+        if acting_user is not None and not acting_user.has_perm(TERMS_PERMISSION):  # type: ignore[union-attr]
             violations.append(
                 RuleViolation(
-                    "ORDER_ALREADY_SIGNED",
-                    "Un bon de commande signé ne se modifie plus : annulez-le et établissez-en un nouveau (AF §4.3).",
-                    "AF §4.3",
+                    "PERMISSION_DENIED",
+                    "Votre rôle ne permet pas de modifier les montants d'un bon de commande : demandez-le au "
+                    "commercial ou à un administrateur.",
+                    "SPEC §1",
+                    field="permission",
                 )
             )
-        violations += rules.order_terms_violations(
-            client=order.client,
-            solution=order.solution,
-            programme=order.programme,
-            prestation=prestation,
-            vat_regime=vat_regime,
-            principal_amount=principal_amount,
-            secondary_amount=secondary_amount,
-            ceilings=ceiling_table(order.programme),
-        )
+        else:
+            if order.state != OrderState.DRAFT:
+                violations.append(
+                    RuleViolation(
+                        "ORDER_ALREADY_SIGNED",
+                        "Un bon de commande signé ne se modifie plus : annulez-le et établissez-en un nouveau "
+                        "(AF §4.3).",
+                        "AF §4.3",
+                    )
+                )
+            violations += rules.order_terms_violations(
+                client=order.client,
+                solution=order.solution,
+                programme=order.programme,
+                prestation=prestation,
+                vat_regime=vat_regime,
+                principal_amount=principal_amount,
+                secondary_amount=secondary_amount,
+                ceilings=ceiling_table(order.programme),
+            )
         payload = {
-            "prestation": prestation,
-            "vat_regime": vat_regime,
+            "prestation": client_rules.shown(prestation),  # storable even when refused (a NUL byte)
+            "vat_regime": client_rules.shown(vat_regime),
             "principal_amount": principal_amount,
             "secondary_amount": secondary_amount,
         }
@@ -981,6 +1002,46 @@ def _permission_violation(action: OrderAction) -> RuleViolation:
     )
 
 
+# Texts given to an action, stored on the order or in its event log: (max length, line breaks allowed). Single-line
+# fields take the model's length; a reason or a message copied from the ASP fits in a few paragraphs, and the bound
+# keeps a pasted file out of the event log.
+FREE_TEXT_MAX_LENGTH = 2000
+TEXT_PARAM_LIMITS: dict[str, tuple[int | None, bool]] = {
+    "signatory_name": (Order._meta.get_field("signatory_name").max_length, False),
+    "asp_reference": (Order._meta.get_field("advance_asp_reference").max_length, False),
+    "asp_message": (FREE_TEXT_MAX_LENGTH, True),
+    "reason": (FREE_TEXT_MAX_LENGTH, True),
+}
+
+
+def _refuse_bad_param_values(action: OrderAction, params: dict[str, Any]) -> list[RuleViolation]:
+    """Texts with control characters (a NUL byte) or too long, and choices outside their list, each refused naming
+    its field. A refused value is replaced in ``params`` by a visible, storable copy, so the refused attempt can
+    still be written to the event log (PostgreSQL stores no NUL byte)."""
+    specs = {spec.name: spec for spec in action.params}
+    violations: list[RuleViolation] = []
+    for name, value in params.items():
+        spec = specs.get(name)
+        problem: RuleViolation | None = None
+        if spec is not None and spec.kind == "choice" and value not in ("", None, *(code for code, _l in spec.choices)):
+            problem = RuleViolation(
+                "CHOICE_UNKNOWN",
+                f"{spec.label} : « {client_rules.shown(value)} » n'est pas un choix proposé.",
+                "SPEC §7",
+                field=name,
+            )
+        elif isinstance(value, str):
+            max_length, multiline = TEXT_PARAM_LIMITS.get(name, (None, True))
+            label = spec.label if spec is not None else name
+            problem = client_rules.text_violation(
+                value, field=name, label=label, max_length=max_length, multiline=multiline, reference="SPEC §7"
+            )
+        if problem:
+            violations.append(problem)
+            params[name] = client_rules.shown(value)
+    return violations
+
+
 def perform(
     action_name: str,
     *,
@@ -1001,10 +1062,12 @@ def perform(
     with transaction.atomic():
         order = _locked(order_id)
         from_state = order.state
-        # A date out of the calendar is refused before the rules compute with it (they could overflow).
-        violations = date_param_violations(order, action, params) or action_violations(
-            order, action, params, acting_user, now
-        )
+        # Bad texts are replaced by a storable copy first, so that the refused attempt can still be logged; a date out
+        # of the calendar is refused before the rules compute with it (they could overflow).
+        value_violations = _refuse_bad_param_values(action, params)
+        violations = (
+            date_param_violations(order, action, params) or action_violations(order, action, params, acting_user, now)
+        ) + value_violations
         if signed_pdf is not None and not signed_pdf.startswith(b"%PDF"):
             violations.append(
                 RuleViolation(

@@ -23,6 +23,7 @@ EXPECTED_PERMISSIONS = {
         "orders.view_order",
         "orders.add_order",
         "orders.change_order",
+        "orders.change_order_terms",
         "clients.view_client",
         "clients.add_client",
         "clients.change_client",
@@ -97,7 +98,13 @@ def test_each_group_name_maps_to_its_role():
 
 @pytest.mark.django_db
 def test_each_role_holds_the_transitions_of_its_job():
-    assert custom_permissions(SALES_GROUP) == {"sign_order", "firm_order", "cancel_order", "record_termination"}
+    assert custom_permissions(SALES_GROUP) == {
+        "sign_order",
+        "firm_order",
+        "cancel_order",
+        "record_termination",
+        "change_order_terms",
+    }
     assert custom_permissions(DEPLOYMENT_GROUP) == {"record_installation", "sign_pilot_pv", "sign_va"}
     assert custom_permissions(FINANCE_GROUP) == {
         "file_advance",
@@ -108,7 +115,7 @@ def test_each_role_holds_the_transitions_of_its_job():
         "record_reimbursement",
         "firm_order",
     }
-    assert len(custom_permissions(ADMIN_GROUP)) == 13
+    assert len(custom_permissions(ADMIN_GROUP)) == 14
 
 
 @pytest.mark.django_db
