@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from clients.models import Client
-from segur_portal.records import WriteOnceRecord
+from segur_portal.records import WriteOnceQuerySet, WriteOnceRecord
 
 
 class Couloir(models.TextChoices):
@@ -494,8 +494,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
 class OrderEvent(WriteOnceRecord, models.Model):
     """Immutable log of every transition and every refused attempt worth keeping (SPEC §7)."""
 
-    edit_refusal = "Un événement du journal ne se modifie jamais (SPEC §7)."
-    delete_refusal = "Un événement du journal ne se supprime jamais (SPEC §7)."
+    edit_refusal = "Un événement du journal des commandes ne se modifie jamais."
+    delete_refusal = "Un événement du journal des commandes ne se supprime jamais."
 
     SYSTEM = "system"
 
@@ -511,6 +511,8 @@ class OrderEvent(WriteOnceRecord, models.Model):
     accepted = models.BooleanField(_("acceptée"), default=True)
     message = models.TextField(_("message"), blank=True)
     payload = models.JSONField(_("données"), default=dict, blank=True)
+
+    objects = WriteOnceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("événement de commande")
@@ -583,6 +585,8 @@ class Invoice(WriteOnceRecord, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("créé par")
     )
 
+    objects = WriteOnceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("facture")
         verbose_name_plural = _("factures")
@@ -613,6 +617,8 @@ class Document(WriteOnceRecord, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("créé par")
     )
     created_at = models.DateTimeField(_("généré le"), auto_now_add=True)
+
+    objects = WriteOnceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("document")
