@@ -646,7 +646,9 @@ class DocumentBatch(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("demandé par")
     )
     created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
-    # Set when a worker claims the batch and at each document: a running batch silent for long lost its worker.
+    # The lease of the worker running the batch: the task id that claimed it, renewed (``progress_at``) at each
+    # document. A redelivered message of the same task resumes at once; another message only once the lease expired.
+    claimed_by = models.CharField(_("pris par la tâche"), max_length=255, blank=True)
     progress_at = models.DateTimeField(_("dernière avancée le"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
 
