@@ -6,6 +6,7 @@ stored with its SHA-256, the data it was built from and who asked; it is never e
 
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ VAT_RATES = {"vat_20": Decimal("0.20"), "vat_8_5": Decimal("0.085"), "ht": Decim
 CENT = Decimal("0.01")
 STATIC_ROOT = Path(settings.BASE_DIR) / "static"
 BATCH_QUEUE_GRACE = timedelta(minutes=5)
-BATCH_STALL_AFTER = timedelta(minutes=15)
+BATCH_LEASE_SECONDS = 120
 
 _font_config: Any = None
 
@@ -225,8 +226,23 @@ def applicability_violations(order: Order, kind: str) -> list[RuleViolation]:
     return []
 
 
+@dataclass(frozen=True)
+class RenderedDocument:
+    """A document rendered and not stored yet."""
+
+    order: Order
+    kind: str
+    pdf: bytes
+    snapshot: dict[str, Any]
+
+
 def document_generate(*, order_id: int, kind: str, acting_user: Any) -> Document:
     """Render and store a new version of a document, or refuse with the list of missing data (nothing stored)."""
+    return _document_keep(document_render(order_id=order_id, kind=kind), acting_user)
+
+
+def document_render(*, order_id: int, kind: str) -> RenderedDocument:
+    """Render a document (no lock held, nothing stored), or refuse with the list of missing data."""
     order = Order.objects.select_related("client", "solution__provider", "programme").get(pk=order_id)
     raise_if(applicability_violations(order, kind))
     missing = order_form_missing(order)
@@ -249,15 +265,20 @@ def document_generate(*, order_id: int, kind: str, acting_user: Any) -> Document
             perf_window=services.perf_window_for(order),
         )
     pdf = render_pdf(render_to_string(TEMPLATES[DocumentKind(kind)], context))
+    return RenderedDocument(order=order, kind=kind, pdf=pdf, snapshot=snapshot_of(context))
+
+
+def _document_keep(rendered: RenderedDocument, acting_user: Any) -> Document:
+    order, kind = rendered.order, rendered.kind
     document = document_store(
         order=order,
         kind=kind,
-        pdf=pdf,
-        snapshot=snapshot_of(context),
+        pdf=rendered.pdf,
+        snapshot=rendered.snapshot,
         acting_user=acting_user,
         filename=f"{order.number}-{kind}",
     )
-    logger.info("document %s v%s generated for %s (%s bytes)", kind, document.version, order.number, len(pdf))
+    logger.info("document %s v%s generated for %s (%s bytes)", kind, document.version, order.number, len(rendered.pdf))
     return document
 
 
@@ -301,53 +322,87 @@ def _queue_batch(batch_id: int) -> None:
         logger.warning("document batch %s could not be queued", batch_id, exc_info=True)
 
 
-def batch_claim(batch_id: int, now: datetime) -> bool:
-    """Take a queued batch for this worker, atomically: a second message for the same batch (a resume that raced the
-    first delivery) finds it taken and does nothing, so no document is generated twice."""
-    return bool(
-        DocumentBatch.objects.filter(pk=batch_id, status=DocumentBatch.QUEUED).update(
-            status=DocumentBatch.RUNNING, progress_at=now
-        )
+def batch_lease() -> timedelta:
+    """How long a running batch stays its worker's without news (``SEGUR_DOCUMENT_BATCH_LEASE_SECONDS``, 2 minutes
+    by default). Each document renews it, so it must exceed the rendering of one document."""
+    return timedelta(seconds=getattr(settings, "SEGUR_DOCUMENT_BATCH_LEASE_SECONDS", BATCH_LEASE_SECONDS))
+
+
+def batch_claim(batch_id: int, run_id: str, now: datetime) -> DocumentBatch | None:
+    """Take a batch for this run (the Celery task id), atomically, as a lease: a queued batch; a running one whose
+    lease expired (its worker died, nobody renewed it); or a running one claimed by this same task id — the message
+    the broker redelivers at once when a worker dies mid-batch (``acks_late``). Anything else finds it taken."""
+    claimable = (
+        Q(status=DocumentBatch.QUEUED)
+        | Q(status=DocumentBatch.RUNNING, claimed_by=run_id)
+        | Q(status=DocumentBatch.RUNNING, progress_at__lt=now - batch_lease())
     )
+    taken = DocumentBatch.objects.filter(claimable, pk=batch_id).update(
+        status=DocumentBatch.RUNNING, claimed_by=run_id, progress_at=now
+    )
+    return DocumentBatch.objects.select_related("requested_by").get(pk=batch_id) if taken else None
 
 
-def batch_run(*, batch_id: int) -> DocumentBatch:
+def _batch_step(batch: DocumentBatch, run_id: str, index: int, refusals: list[dict[str, Any]]) -> bool:
+    """Make the document of the batch's ``index``-th order and count it, both or neither, while this run holds the
+    lease: stored in the transaction that advances the batch, so a run killed in between, or taken over, never
+    leaves a document that the resumed run would make a second time. False when the batch is no longer this run's.
+    """
+    order_id = batch.order_ids[index]
+    try:
+        rendered: RenderedDocument | None = document_render(order_id=order_id, kind=batch.kind)
+    except BusinessRuleError as error:
+        rendered = None
+        refusals.append({"order_id": order_id, "message": error.message})
+    with transaction.atomic():
+        mine = DocumentBatch.objects.filter(
+            pk=batch.pk, status=DocumentBatch.RUNNING, claimed_by=run_id, processed=index
+        )
+        progress = {"processed": index + 1, "progress_at": timezone.now()}
+        if rendered is None:
+            return bool(mine.update(refusals=refusals, **progress))
+        if not mine.update(generated=F("generated") + 1, **progress):
+            return False
+        _document_keep(rendered, batch.requested_by)
+    return True
+
+
+def batch_run(*, batch_id: int, run_id: str | None = None) -> DocumentBatch:
     """Generate the batch's documents one by one, resuming where a previous (interrupted) run stopped.
 
-    An error puts the batch back in the queue (the task retries it); a batch already taken or done is left alone.
+    ``run_id`` is the Celery task id (a redelivered message resumes its own batch at once). An error puts the batch
+    back in the queue (the task retries it); a batch taken by a live run or done is left alone.
     """
-    if not batch_claim(batch_id, timezone.now()):
+    run_id = run_id or uuid.uuid4().hex
+    batch = batch_claim(batch_id, run_id, timezone.now())
+    if batch is None:
         return DocumentBatch.objects.get(pk=batch_id)
-    batch = DocumentBatch.objects.get(pk=batch_id)
-    requester = batch.requested_by
+    refusals = list(batch.refusals)
+    mine = DocumentBatch.objects.filter(pk=batch.pk, status=DocumentBatch.RUNNING, claimed_by=run_id)
     try:
-        for order_id in batch.order_ids[batch.processed :]:
-            try:
-                document_generate(order_id=order_id, kind=batch.kind, acting_user=requester)
-            except BusinessRuleError as error:
-                batch.refusals.append({"order_id": order_id, "message": error.message})
-                DocumentBatch.objects.filter(pk=batch.pk).update(
-                    processed=F("processed") + 1, refusals=batch.refusals, progress_at=timezone.now()
-                )
-            else:
-                DocumentBatch.objects.filter(pk=batch.pk).update(
-                    processed=F("processed") + 1, generated=F("generated") + 1, progress_at=timezone.now()
-                )
+        for index in range(batch.processed, len(batch.order_ids)):
+            if not _batch_step(batch, run_id, index, refusals):
+                logger.warning("document batch %s: taken over by another run, %s stops", batch.pk, run_id)
+                return DocumentBatch.objects.get(pk=batch_id)
     except Exception:
-        DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.QUEUED)
+        mine.update(status=DocumentBatch.QUEUED)
         raise
-    DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.DONE, finished_at=timezone.now())
+    mine.update(status=DocumentBatch.DONE, finished_at=timezone.now())
     batch.refresh_from_db()
     return batch
 
 
 def batches_resume(*, now: datetime | None = None) -> list[int]:
     """Queue again the batches nobody is working on: queued for over ``BATCH_QUEUE_GRACE`` (the broker was down when
-    they were asked for), or running with no progress for ``BATCH_STALL_AFTER`` (their worker died)."""
+    they were asked for), or running with an expired lease (their worker died and no redelivered message took them
+    back). A run that lost its batch this way stops at its next document."""
     now = now or timezone.now()
-    stalled = DocumentBatch.objects.filter(status=DocumentBatch.RUNNING, progress_at__lt=now - BATCH_STALL_AFTER)
-    stalled.update(status=DocumentBatch.QUEUED)
-    waiting = DocumentBatch.objects.filter(status=DocumentBatch.QUEUED, created_at__lt=now - BATCH_QUEUE_GRACE)
+    stalled = DocumentBatch.objects.filter(status=DocumentBatch.RUNNING, progress_at__lt=now - batch_lease())
+    stalled_ids = list(stalled.values_list("pk", flat=True))
+    stalled.filter(pk__in=stalled_ids).update(status=DocumentBatch.QUEUED)
+    waiting = DocumentBatch.objects.filter(
+        Q(status=DocumentBatch.QUEUED, created_at__lt=now - BATCH_QUEUE_GRACE) | Q(pk__in=stalled_ids)
+    )
     batch_ids = list(waiting.order_by("pk").values_list("pk", flat=True))
     for batch_id in batch_ids:
         _queue_batch(batch_id)

@@ -1,8 +1,9 @@
 """Invoices and credit notes (AF §4.4, §4.5; CGI ann. II art. 242 nonies A; Code de commerce L441-9).
 
-The number is taken from the kind's series in the same transaction that creates the invoice, under a row lock, so
-the series is continuous and never reuses a number — even if the PDF rendering fails afterwards (it can be rendered
-again). An issued invoice never changes: a correction is a credit note that references it.
+The number and the issue time are taken together from the kind's series, under its row lock, in the transaction that
+creates the invoice: the series is continuous, never reuses a number — even if the PDF rendering fails afterwards (it
+can be rendered again) — and a later number never carries an earlier time. An issued invoice never changes: a
+correction is a credit note that references it.
 """
 
 import logging
@@ -93,25 +94,43 @@ def _lines(order: Order, kind: str) -> list[documents.AmountLine]:
     return [documents.amount_line(label, amount, order.vat_regime)]
 
 
-def _next_number(kind: str) -> tuple[str, int]:
+def _next_number(kind: str, now: datetime | None) -> tuple[str, int, datetime]:
+    """The next number of the series and its issue time, taken together under the series' row lock: numbers and
+    times of a series sort the same way (chronological, continuous numbering, CGI ann. II art. 242 nonies A).
+
+    The time is read once the lock is held — after the previous holder committed — unless the caller dates the
+    invoice (``now``: seeding, tests); a date before the previous invoice of the series is refused."""
     series = InvoiceSeries.objects.select_for_update().get(kind=kind)
+    issued_at = now or timezone.now()
+    previous = Invoice.objects.filter(kind=kind).order_by("-sequence").values_list("number", "issued_at").first()
+    if previous is not None and issued_at < previous[1]:
+        raise BusinessRuleError.single(
+            "INVOICE_DATE_BEFORE_PREVIOUS",
+            f"Date d'émission refusée : le {timezone.localtime(issued_at):%d/%m/%Y à %H:%M:%S} précède l'émission de "
+            f"la facture {previous[0]} ({timezone.localtime(previous[1]):%d/%m/%Y à %H:%M:%S}) ; les factures d'une "
+            "série sont numérotées dans l'ordre chronologique : datez-la au plus tôt de cet instant "
+            "(CGI ann. II art. 242 nonies A).",
+            "CGI ann. II art. 242 nonies A",
+            field="issued_at",
+        )
     series.last_number += 1
     series.save(update_fields=["last_number"])
-    return f"{series.prefix}-{series.last_number:06d}", series.last_number
+    return f"{series.prefix}-{series.last_number:06d}", series.last_number, issued_at
 
 
 def _create(
-    order: Order, kind: str, lines: list[documents.AmountLine], acting_user: Any, now: datetime, **extra: Any
+    order: Order, kind: str, lines: list[documents.AmountLine], acting_user: Any, now: datetime | None, **extra: Any
 ) -> Invoice:
-    number, sequence = _next_number(kind)
+    number, sequence, issued_at = _next_number(kind, now)
     user = acting_user if getattr(acting_user, "is_authenticated", False) else None
     return Invoice.objects.create(
         order=order,
         kind=kind,
         number=number,
         sequence=sequence,
-        issued_at=now,
-        due_on=rules.paris_date(now) + timedelta(days=getattr(settings, "SEGUR_INVOICE_PAYMENT_DAYS", PAYMENT_DAYS)),
+        issued_at=issued_at,
+        due_on=rules.paris_date(issued_at)
+        + timedelta(days=getattr(settings, "SEGUR_INVOICE_PAYMENT_DAYS", PAYMENT_DAYS)),
         lines=[{"label": line.label, "ht": str(line.ht), "vat": str(line.vat), "ttc": str(line.ttc)} for line in lines],
         total_ht=sum((line.ht for line in lines), Decimal("0")),
         total_vat=sum((line.vat for line in lines), Decimal("0")),
@@ -122,8 +141,8 @@ def _create(
 
 
 def invoice_issue(*, order_id: int, kind: str, acting_user: Any, now: datetime | None = None) -> Invoice:
-    """Issue the principal (after the VA) or secondary (at the actual PERF) invoice, in the client's name."""
-    now = now or timezone.now()
+    """Issue the principal (after the VA) or secondary (at the actual PERF) invoice, in the client's name; ``now``
+    dates it (by default, the moment its number is taken)."""
     with transaction.atomic():
         order = (
             Order.objects.select_for_update(of=("self",))
@@ -145,8 +164,7 @@ def invoice_issue(*, order_id: int, kind: str, acting_user: Any, now: datetime |
 
 
 def invoice_credit(*, invoice_id: int, reason: str, acting_user: Any, now: datetime | None = None) -> Invoice:
-    """Cancel an invoice with a credit note of the opposite amounts that references it."""
-    now = now or timezone.now()
+    """Cancel an invoice with a credit note of the opposite amounts that references it (dated like an invoice)."""
     if not reason.strip():
         raise BusinessRuleError.single("REASON_MISSING", "Le motif de l'avoir est obligatoire.", "CGI art. 289")
     with transaction.atomic():

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from clients.models import Client
-from segur_portal.records import WriteOnceRecord
+from segur_portal.records import WriteOnceQuerySet, WriteOnceRecord
 
 
 class Couloir(models.TextChoices):
@@ -496,8 +496,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
 class OrderEvent(WriteOnceRecord, models.Model):
     """Immutable log of every transition and every refused attempt worth keeping (SPEC §7)."""
 
-    edit_refusal = "Un événement du journal ne se modifie jamais (SPEC §7)."
-    delete_refusal = "Un événement du journal ne se supprime jamais (SPEC §7)."
+    edit_refusal = "Un événement du journal des commandes ne se modifie jamais."
+    delete_refusal = "Un événement du journal des commandes ne se supprime jamais."
 
     SYSTEM = "system"
 
@@ -513,6 +513,8 @@ class OrderEvent(WriteOnceRecord, models.Model):
     accepted = models.BooleanField(_("acceptée"), default=True)
     message = models.TextField(_("message"), blank=True)
     payload = models.JSONField(_("données"), default=dict, blank=True)
+
+    objects = WriteOnceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("événement de commande")
@@ -585,6 +587,8 @@ class Invoice(WriteOnceRecord, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("créé par")
     )
 
+    objects = WriteOnceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("facture")
         verbose_name_plural = _("factures")
@@ -616,6 +620,8 @@ class Document(WriteOnceRecord, models.Model):
     )
     created_at = models.DateTimeField(_("généré le"), auto_now_add=True)
 
+    objects = WriteOnceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("document")
         verbose_name_plural = _("documents")
@@ -642,7 +648,9 @@ class DocumentBatch(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("demandé par")
     )
     created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
-    # Set when a worker claims the batch and at each document: a running batch silent for long lost its worker.
+    # The lease of the worker running the batch: the task id that claimed it, renewed (``progress_at``) at each
+    # document. A redelivered message of the same task resumes at once; another message only once the lease expired.
+    claimed_by = models.CharField(_("pris par la tâche"), max_length=255, blank=True)
     progress_at = models.DateTimeField(_("dernière avancée le"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
 

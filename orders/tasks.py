@@ -14,11 +14,12 @@ def render_invoice(self, invoice_id: int) -> int:  # type: ignore[no-untyped-def
 
 @shared_task(name="orders.tasks.generate_document_batch", bind=True, max_retries=3, default_retry_delay=30)
 def generate_document_batch(self, batch_id: int) -> int:  # type: ignore[no-untyped-def]
-    """Generate a batch of documents; a retry resumes after the last processed order."""
+    """Generate a batch of documents; a retry, or the message redelivered after its worker died, resumes after the
+    last processed order (the task id is the batch's lease)."""
     from orders import documents
 
     try:
-        return documents.batch_run(batch_id=batch_id).generated
+        return documents.batch_run(batch_id=batch_id, run_id=self.request.id).generated
     except Exception as exc:  # a worker or storage hiccup: resume later from where it stopped
         raise self.retry(exc=exc) from exc
 

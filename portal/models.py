@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from segur_portal.records import WriteOnceRecord
+from segur_portal.records import WriteOnceQuerySet, WriteOnceRecord
 
 
 class PortalEventKind(models.TextChoices):
@@ -35,6 +35,8 @@ class PortalEvent(WriteOnceRecord, models.Model):
     user_agent = models.CharField(_("navigateur"), max_length=255, blank=True)
     message = models.CharField(_("détail"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("le"), auto_now_add=True, db_index=True)
+
+    objects = WriteOnceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("événement de l'espace client")

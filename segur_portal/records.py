@@ -2,14 +2,21 @@
 
 from typing import Any, ClassVar
 
+from django.db import models
 from django.http import HttpRequest
+
+# The SQLSTATE the database triggers of migration ``orders.0014_write_once_triggers`` raise with the model's French
+# message: a class of its own, so the refusal is never mistaken for a constraint race.
+WRITE_ONCE_SQLSTATE = "SGW01"
 
 
 class WriteOnceRecord:
     """Mixed into a model before ``models.Model``: a saved row is never edited nor deleted.
 
     Each model says why in French (``edit_refusal``, ``delete_refusal``); the same ``ValueError`` reaches the admin,
-    the services and the tasks.
+    the services and the tasks. The model's manager must be ``WriteOnceQuerySet.as_manager()`` (bulk updates and
+    deletes), and on PostgreSQL a trigger refuses any UPDATE or DELETE of its table with the same message, whatever
+    the client.
     """
 
     edit_refusal: ClassVar[str]
@@ -22,6 +29,21 @@ class WriteOnceRecord:
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError(self.delete_refusal)
+
+
+class WriteOnceQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    """The queryset of a ``WriteOnceRecord``: creating and reading only; ``update()``, ``bulk_update()`` and
+    ``delete()`` (and so related managers and admin actions) refuse with the model's French message."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ValueError(self.model.edit_refusal)
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        # Refused before Django's own ``atomic(savepoint=False)``, which would doom the caller's transaction.
+        raise ValueError(self.model.edit_refusal)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValueError(self.model.delete_refusal)
 
 
 class ViewOnlyAdminMixin:

@@ -52,8 +52,8 @@ def test_a_batch_whose_worker_died_is_resumed_after_the_last_document_it_made(qu
     died_at = timezone.now()
     DocumentBatch.objects.filter(pk=batch.pk).update(status=DocumentBatch.RUNNING, processed=1, progress_at=died_at)
 
-    assert documents.batches_resume(now=died_at + timedelta(minutes=10)) == []  # still working, maybe
-    assert documents.batches_resume(now=died_at + timedelta(minutes=16)) == [batch.pk]
+    assert documents.batches_resume(now=died_at + timedelta(minutes=1)) == []  # still working, maybe
+    assert documents.batches_resume(now=died_at + timedelta(minutes=3)) == [batch.pk]  # its 2-minute lease expired
     resumed = documents.batch_run(batch_id=batch.pk)
 
     assert (resumed.status, resumed.processed) == (DocumentBatch.DONE, 3)
