@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from segur_portal.records import WriteOnceRecord
+from segur_portal.records import WriteOnceQuerySet, WriteOnceRecord
 
 
 class ClientKind(models.TextChoices):
@@ -171,6 +171,8 @@ class ClientChange(WriteOnceRecord, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("membre du personnel")
     )
     created_at = models.DateTimeField(_("le"), auto_now_add=True, db_index=True)
+
+    objects = WriteOnceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("modification du client")

@@ -1,5 +1,5 @@
 """Write-once records at the database level (PostgreSQL): a trigger refuses every UPDATE and DELETE of order events,
-invoices, documents and client-space events, with the model's French message, whatever the client (ORM, raw SQL,
+invoices, documents, client-space events and the clients' change log, with the model's French message, whatever the client (ORM, raw SQL,
 psql). TRUNCATE, used only to empty a test database, is not a row operation and stays possible.
 
 The messages are copied here (a migration is frozen); ``tests/segur_portal/test_write_once.py`` checks they are the
@@ -22,6 +22,10 @@ TABLES = {
     "orders_document": (
         "Un document généré ne se modifie jamais : générez une nouvelle version.",
         "Un document généré ne se supprime jamais.",
+    ),
+    "clients_clientchange": (
+        "Une modification inscrite au journal du client ne se modifie jamais.",
+        "Une modification inscrite au journal du client ne se supprime jamais.",
     ),
     "portal_portalevent": (
         "Un événement du journal de l'espace client ne se modifie jamais.",
@@ -70,8 +74,9 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0012_french_labels"),
+        ("orders", "0013_change_order_terms_permission"),
         ("portal", "0001_initial"),
+        ("clients", "0003_client_change_log"),
     ]
 
     operations = [migrations.RunPython(install, uninstall)]

@@ -10,6 +10,8 @@ from django.apps import apps
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, transaction
 
+from clients import services as client_services
+from clients.models import ClientChange
 from orders import documents, invoices
 from orders.models import Document, Invoice, OrderEvent
 from portal.models import PortalEvent
@@ -18,8 +20,14 @@ from segur_portal.records import WRITE_ONCE_SQLSTATE, WriteOnceQuerySet, WriteOn
 from tests.factories import advance, make_order, paris
 
 TODAY = paris(2026, 11, 23, 10)
-WRITE_ONCE_MODELS = [Invoice, Document, OrderEvent, PortalEvent]
-DATED_FIELD = {Invoice: "issued_at", Document: "created_at", OrderEvent: "created_at", PortalEvent: "created_at"}
+WRITE_ONCE_MODELS = [Invoice, Document, OrderEvent, PortalEvent, ClientChange]
+DATED_FIELD = {
+    Invoice: "issued_at",
+    Document: "created_at",
+    OrderEvent: "created_at",
+    PortalEvent: "created_at",
+    ClientChange: "created_at",
+}
 
 
 def one_of_each() -> dict[type, object]:
@@ -29,7 +37,9 @@ def one_of_each() -> dict[type, object]:
         invoice = invoices.invoice_issue(order_id=order.pk, kind="principal", acting_user=None, now=TODAY)
     document = documents.document_generate(order_id=order.pk, kind="order_form", acting_user=None)
     portal_event = event_record("login", client=order.client, email="client@example.org")
+    client_services.client_update(client=order.client, email="nouveau@example.org", acting_user=None)
     return {
+        ClientChange: ClientChange.objects.get(client=order.client, field="email"),
         Invoice: invoice,
         Document: document,
         OrderEvent: OrderEvent.objects.filter(order=order).first(),
