@@ -72,16 +72,16 @@ def luhn_is_valid(digits: str) -> bool:
 
 
 def rpps_violation(raw: str) -> RuleViolation | None:
-    """RPPS: 11 digits, the last one a Luhn check digit (SPEC §4)."""
+    """RPPS: 11 digits, the last one a Luhn check digit."""
     rpps = normalise_identifier(raw)
     if not _RPPS_PATTERN.match(rpps):
         return RuleViolation(
-            "RPPS_FORMAT", f"RPPS « {shown(raw)} » invalide : 11 chiffres attendus (SPEC §4).", "AF §4.2", field="rpps"
+            "RPPS_FORMAT", f"RPPS « {shown(raw)} » invalide : 11 chiffres attendus (AF §4.2).", "AF §4.2", field="rpps"
         )
     if not luhn_is_valid(rpps):
         return RuleViolation(
             "RPPS_CHECK_DIGIT",
-            f"RPPS « {shown(raw)} » invalide : la clé de contrôle (Luhn) ne correspond pas (SPEC §4).",
+            f"RPPS « {shown(raw)} » invalide : la clé de contrôle (Luhn) ne correspond pas (AF §4.2).",
             "AF §4.2",
             field="rpps",
         )
@@ -89,20 +89,20 @@ def rpps_violation(raw: str) -> RuleViolation | None:
 
 
 def finess_violation(raw: str) -> RuleViolation | None:
-    """FINESS: 9 characters, département (2 digits or 2A/2B) then digits; Luhn check when all digits (SPEC §4)."""
+    """FINESS: 9 characters, département (2 digits or 2A/2B) then digits; Luhn check when all digits."""
     finess = normalise_identifier(raw)
     if not _FINESS_PATTERN.match(finess):
         return RuleViolation(
             "FINESS_FORMAT",
             f"FINESS « {shown(raw)} » invalide : 9 caractères attendus, département (2 chiffres, 2A ou 2B) puis "
-            "chiffres (SPEC §4).",
+            "chiffres (AF §4.2).",
             "AF §4.2",
             field="finess",
         )
     if finess.isdigit() and not luhn_is_valid(finess):
         return RuleViolation(
             "FINESS_CHECK_DIGIT",
-            f"FINESS « {shown(raw)} » invalide : la clé de contrôle (Luhn) ne correspond pas (SPEC §4).",
+            f"FINESS « {shown(raw)} » invalide : la clé de contrôle (Luhn) ne correspond pas (AF §4.2).",
             "AF §4.2",
             field="finess",
         )

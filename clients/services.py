@@ -1,4 +1,4 @@
-"""Writes on clients and on the ANS *Base de référence* (SPEC §4). Identifiers are normalised and checked here."""
+"""Writes on clients and on the ANS *Base de référence*. Identifiers are normalised and checked here."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -171,7 +171,8 @@ def _duplicate_violations(cleaned: dict[str, Any], *, exclude_pk: int | None = N
     return [
         RuleViolation(
             "CLIENT_DUPLICATE",
-            f"Un client existe déjà avec le {identifier_field.upper()} {identifier} (SPEC §4).",
+            f"Un client existe déjà avec le {identifier_field.upper()} {identifier} : un seul client par identifiant "
+            "(AF §4.2).",
             "AF §4.2",
             field=identifier_field,
         )
@@ -208,7 +209,7 @@ def client_create(**data: Any) -> Client:
 
 
 def client_update(*, client: Client, acting_user: Any = None, **data: Any) -> Client:
-    """Change a client's data after the same checks as at creation (SPEC §4).
+    """Change a client's data after the same checks as at creation.
 
     A change of the client's e-mail is written to the client's journal (who, when, old → new) and revokes every
     client-space link sent so far: whoever holds one must ask again, at an address the client still has.
@@ -251,7 +252,7 @@ class ReferenceRow:
 def reference_base_import(
     *, version: str, rows: Iterable[ReferenceRow], published_on: date | None = None, source_filename: str = ""
 ) -> ReferenceBase:
-    """Import one version of the Base de référence, all or nothing, and refresh every structure's tranche (SPEC §4)."""
+    """Import one version of the Base de référence, all or nothing, and refresh every structure's tranche."""
     rows = list(rows)
     violations: list[RuleViolation] = [
         problem
@@ -272,7 +273,7 @@ def reference_base_import(
     if not violations and ReferenceBase.objects.filter(version=version).exists():  # a refused text is never queried
         violations.append(
             RuleViolation(
-                "REFERENCE_VERSION_EXISTS", f"La version « {version} » est déjà importée.", "SPEC §4", "version"
+                "REFERENCE_VERSION_EXISTS", f"La version « {version} » est déjà importée.", "AF §4.2", "version"
             )
         )
     for position, row in enumerate(rows, start=2):
@@ -291,7 +292,7 @@ def reference_base_import(
             )
         if finess in seen:
             violations.append(
-                RuleViolation("FINESS_DUPLICATE", f"Ligne {line} : FINESS {finess} en double.", "SPEC §4")
+                RuleViolation("FINESS_DUPLICATE", f"Ligne {line} : FINESS {finess} en double.", "AF §4.2")
             )
         seen.add(finess)
         for problem in (
@@ -307,7 +308,7 @@ def reference_base_import(
                     RuleViolation(problem.code, f"Ligne {line} : {problem.message}", problem.reference, problem.field)
                 )
     if not rows:
-        violations.append(RuleViolation("REFERENCE_EMPTY", "Le fichier ne contient aucune ligne.", "SPEC §4"))
+        violations.append(RuleViolation("REFERENCE_EMPTY", "Le fichier ne contient aucune ligne.", "AF §4.2"))
     if violations:
         raise BusinessRuleError(violations)
     with transaction.atomic():
@@ -356,7 +357,7 @@ def reference_rows_from_table(
             RuleViolation(
                 "REFERENCE_COLUMNS",
                 f"Colonnes manquantes : {', '.join(missing)} (attendues : {', '.join(REFERENCE_COLUMNS)}).",
-                "SPEC §4",
+                "AF §4.2",
             )
         ]
     index = {column: normalised_headers.index(column) for column in REFERENCE_COLUMNS if column in normalised_headers}

@@ -226,7 +226,7 @@ def order_update_terms(
                     "PERMISSION_DENIED",
                     "Votre rôle ne permet pas de modifier les montants d'un bon de commande : demandez-le au "
                     "commercial ou à un administrateur.",
-                    "SPEC §1",
+                    "",
                     field="permission",
                 )
             )
@@ -665,7 +665,14 @@ def _withdrawal_guard(order: Order, params: dict[str, Any], now: datetime) -> li
 
 def _reason_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
     if not str(params.get("reason", "")).strip():
-        return [RuleViolation("REASON_MISSING", "Le motif est obligatoire (SPEC §7).", "SPEC §7", field="reason")]
+        return [
+            RuleViolation(
+                "REASON_MISSING",
+                "Le motif est obligatoire : indiquez-le, il est inscrit au journal de la commande.",
+                "",
+                field="reason",
+            )
+        ]
     return []
 
 
@@ -703,12 +710,12 @@ def _fact_guard(
     def guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
         violations = []
         if getattr(order, field_name) is not None:
-            violations.append(RuleViolation("ALREADY_RECORDED", message, "SPEC §7"))
+            violations.append(RuleViolation("ALREADY_RECORDED", message, ""))
         if needs is not None and getattr(order, needs) is None:
             violations.append(RuleViolation("PREREQUISITE_MISSING", "Enregistrez d'abord la demande.", "AF §4.4"))
         when = _when(params, "at", now)
         if when > now:
-            violations.append(RuleViolation("DATE_IN_FUTURE", "La date ne peut être dans le futur.", "SPEC §7", "at"))
+            violations.append(RuleViolation("DATE_IN_FUTURE", "La date ne peut être dans le futur.", "", "at"))
         return violations
 
     return guard
@@ -991,14 +998,14 @@ def action_violations(
 def _state_violation(order: Order, action: OrderAction) -> RuleViolation:
     return RuleViolation(
         "STATE_NOT_ALLOWED",
-        f"« {action.label} » est impossible depuis l'état « {_state_label(order.state)} » (SPEC §7).",
-        "SPEC §7",
+        f"« {action.label} » est impossible depuis l'état « {_state_label(order.state)} ».",
+        "AF §VI",
     )
 
 
 def _permission_violation(action: OrderAction) -> RuleViolation:
     return RuleViolation(
-        "PERMISSION_DENIED", f"Votre rôle ne permet pas l'action « {action.label} ».", "SPEC §1", field="permission"
+        "PERMISSION_DENIED", f"Votre rôle ne permet pas l'action « {action.label} ».", "", field="permission"
     )
 
 
@@ -1027,14 +1034,14 @@ def _refuse_bad_param_values(action: OrderAction, params: dict[str, Any]) -> lis
             problem = RuleViolation(
                 "CHOICE_UNKNOWN",
                 f"{spec.label} : « {client_rules.shown(value)} » n'est pas un choix proposé.",
-                "SPEC §7",
+                "",
                 field=name,
             )
         elif isinstance(value, str):
             max_length, multiline = TEXT_PARAM_LIMITS.get(name, (None, True))
             label = spec.label if spec is not None else name
             problem = client_rules.text_violation(
-                value, field=name, label=label, max_length=max_length, multiline=multiline, reference="SPEC §7"
+                value, field=name, label=label, max_length=max_length, multiline=multiline, reference=""
             )
         if problem:
             violations.append(problem)

@@ -49,7 +49,7 @@ def test_the_add_form_refuses_an_invalid_rpps_on_its_field_and_saves_nothing(sup
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "clé de contrôle (Luhn)" in errors["rpps"][0]
-    assert "SPEC §4" in errors["rpps"][0]
+    assert "AF §4.2" in errors["rpps"][0]
     assert not Client.objects.exists()
 
 

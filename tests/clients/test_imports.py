@@ -105,7 +105,7 @@ def test_a_bad_rpps_on_line_4_of_the_file_imports_nothing_and_names_line_column_
     assert list(errors) == [4]
     assert list(errors[4]) == ["rpps"]
     message = errors[4]["rpps"][0]
-    assert "clé de contrôle (Luhn)" in message and "SPEC §4" in message and "[RPPS_CHECK_DIGIT]" in message
+    assert "clé de contrôle (Luhn)" in message and "AF §4.2" in message and "[RPPS_CHECK_DIGIT]" in message
     assert Client.objects.count() == 0
 
 
