@@ -50,9 +50,13 @@ def open_from_list(page, live_server, order: Order) -> None:
     page.wait_for_url(f"**/admin/orders/order/{order.pk}/change/")
 
 
-def screenshot(page, name: str) -> None:
+def screenshots(page, name: str) -> None:
+    """The whole page on a wide screen and on a phone, kept under var/screenshots/ to be looked at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 900})
 
 
 @pytest.mark.usefixtures("programme_data")
@@ -79,6 +83,7 @@ def test_deployment_ticks_the_checklist_reloads_it_kept_and_records_the_installa
         assert checklist.get_by_label(label).is_checked(), label
     order.refresh_from_db()
     assert set(order.deployment_checklist) == {code for code, _label in items}
+    screenshots(page, f"order-checklist-{state}")
 
     if state == "firm":  # the advance is not paid yet: the checklist is kept, the installation waits (AF §4.4)
         return
@@ -113,6 +118,7 @@ def test_sales_generates_a_document_by_clicking_generer(live_server, new_browser
     expect(page.locator(".messagelist")).to_contain_text("Bon de commande généré (version 1)")
     assert list(order.documents.values_list("kind", "version")) == [("order_form", 1)]
     assert page.get_by_role("link", name="Bon de commande — version 1").count() == 1
+    screenshots(page, "order-document-generated")
 
 
 @pytest.mark.usefixtures("invoice_series")
@@ -129,6 +135,7 @@ def test_finance_issues_the_principal_invoice_then_a_credit_note(live_server, ne
     invoice = Invoice.objects.get(order=order)
     assert invoice.kind == "principal"
     assert f"Facture {invoice.number} émise" in page.locator(".messagelist").inner_text()
+    screenshots(page, "order-invoice-issued")
 
     credit_form = page.locator("form.order-credit-note")
     credit_form.get_by_label("Motif de l'avoir").fill("Erreur de tranche, facture à refaire")
@@ -138,3 +145,4 @@ def test_finance_issues_the_principal_invoice_then_a_credit_note(live_server, ne
     credit = Invoice.objects.get(order=order, kind="credit_note")
     assert credit.credited_invoice == invoice
     assert page.locator("form.order-credit-note").count() == 0  # a cancelled invoice offers no second credit note
+    screenshots(page, "order-credit-note")
