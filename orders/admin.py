@@ -484,7 +484,7 @@ class OrderAdmin(AllOrNothingImportAdminMixin, ImportExportMixin, admin.ModelAdm
             "checklist": checklist,
             "can_edit_checklist": request.user.has_perm("orders.record_installation")
             and order.state in services.CHECKLIST_EDITABLE_STATES,
-            "can_edit_terms": order.state == "draft" and request.user.has_perm("orders.change_order"),
+            "can_edit_terms": order.state == "draft" and request.user.has_perm("orders.change_order_terms"),
             "documents": order.documents.order_by("kind", "-version"),
             "invoices": order.invoices.select_related("credited_invoice").order_by("issued_at", "pk"),
             "can_invoice": request.user.has_perm("orders.file_balance"),
@@ -667,7 +667,7 @@ class OrderAdmin(AllOrNothingImportAdminMixin, ImportExportMixin, admin.ModelAdm
 
     def terms_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
         order = self._order_or_403(request, order_id)
-        if not self.has_change_permission(request, order):
+        if not request.user.has_perm("orders.change_order_terms"):
             raise PermissionDenied
         initial = {
             "prestation": order.prestation,

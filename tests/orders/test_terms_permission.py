@@ -1,10 +1,11 @@
 """Changing what the client is asked to sign (prestation, amounts of a draft) needs ``orders.change_order_terms``,
-held by sales and administrators; deployment and finance may change an order, not its amounts (SPEC §1)."""
+held by sales and administrators; deployment and finance may change an order, not its amounts."""
 
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.urls import reverse
 
 from orders import services
 from orders.exceptions import BusinessRuleError
@@ -69,3 +70,16 @@ def test_the_permission_alone_is_enough_and_the_system_may_change_terms():
 
     order.refresh_from_db()
     assert order.secondary_amount == Decimal("90.00")
+
+
+@pytest.mark.parametrize(("group", "offered"), [(SALES_GROUP, True), (DEPLOYMENT_GROUP, False), (FINANCE_GROUP, False)])
+def test_the_order_page_offers_the_amounts_form_only_to_those_who_may_use_it(client, group, offered):
+    order = make_order()
+    client.force_login(make_user("staff", group))
+    terms_url = reverse("admin:orders_order_terms", args=[order.pk])
+
+    page = client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    form = client.get(terms_url)
+
+    assert (terms_url in page.content.decode()) is offered
+    assert form.status_code == (200 if offered else 403)
