@@ -150,8 +150,12 @@ def open_csv(binary: IO[bytes]) -> tuple[list[str], Iterator[list[str]]]:
         sample = text.read(SNIFF_BYTES)
     except UnicodeDecodeError as error:
         raise UnreadableFile(_("Fichier illisible : encodage inconnu, enregistrez-le en CSV UTF-8.")) from error
-    if "\x00" in sample:
-        raise UnreadableFile(_("Fichier illisible : ce n'est pas un fichier CSV (caractère nul)."))
+    if "\x00" in sample:  # a binary file, or text a tool broke: the database could not store it anyway
+        line = sample[: sample.index("\x00")].count("\n") + 1
+        raise UnreadableFile(
+            _("Fichier illisible : caractère nul à la ligne %(line)s, enregistrez-le à nouveau depuis votre tableur.")
+            % {"line": line}
+        )
     delimiter = sniff_delimiter(sample)
     text.seek(0)
     reader = csv.reader(_decoded_lines(text), delimiter=delimiter)
