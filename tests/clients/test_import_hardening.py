@@ -166,7 +166,7 @@ def test_a_csv_as_french_excel_writes_it_imports(superuser_client, encoding, sep
 
 
 def test_the_csv_reader_detects_windows_1252_and_semicolons_from_real_bytes():
-    raw = b"nom;ville\r\nDr L\xe9a Ma\xefa;Cr\xe9teil\r\n"  # as French Excel saves it ("CSV (séparateur : point-virgule)")
+    raw = b"nom;ville\r\nDr L\xe9a Ma\xefa;Cr\xe9teil\r\n"  # as French Excel saves "CSV (séparateur : point-virgule)"
 
     dataset = FrenchCSV().create_dataset(raw)
 
