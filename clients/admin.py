@@ -1,13 +1,14 @@
 """Staff admin for clients and the ANS Base de référence (French). Every write goes through ``clients.services``."""
 
-import secrets
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
-import tablib
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -17,31 +18,57 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ImportExportModelAdmin
-from import_export.results import Result, RowResult
+from import_export.forms import ImportForm
+from import_export.results import Error, Result, RowResult
 
 from clients import services
 from clients.models import Client, ContactPerson, ReferenceBase, ReferenceEntry
 from clients.resources import DoctorResource, StructureResource, file_line
-from orders.exceptions import BusinessRuleError
+from orders.exceptions import BusinessRuleError, RuleViolation
 from portal import services as portal_services
+from segur_portal import pending_imports
 from segur_portal.records import ViewOnlyAdminMixin
+from segur_portal.spreadsheets import EXPORT_FORMATS, IMPORT_FORMATS, UnreadableFile, open_table, size_violation
 
-SESSION_KEY = "reference_base_import"
-PREVIEW_ROWS = 10
-LISTED_ERRORS = 20
-FINESS_LENGTH = 9
+logger = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 100
+LISTED_ERRORS = 100
+LISTED_ERRORS_IN_MESSAGE = 20
+UNREADABLE = _("Fichier illisible : déposez un CSV (UTF-8 ou Windows-1252 ; « ; », « , » ou tabulation) ou un XLSX.")
+
+
+def readable_error(error: Error) -> str:
+    """What a person may read of an error: our French refusals as they are; anything else, never its traceback."""
+    if isinstance(error.error, ValidationError):
+        return " ; ".join(error.error.messages)
+    if isinstance(error.error, ValueError | BusinessRuleError):
+        return str(error.error)
+    logger.error("Unexpected import error: %r\n%s", error.error, error.traceback)
+    return "Erreur inattendue sur cette ligne (détails dans le journal du serveur) : rien n'a été importé."
 
 
 def import_error_lines(result: Result) -> list[str]:
     """Every reason an import was refused, one line each, numbered as in the file (header = line 1)."""
-    lines = [str(error.error) for error in result.base_errors]
+    lines = [readable_error(error) for error in result.base_errors]
     for _index, errors in result.row_errors():
-        lines += [f"Ligne {file_line(error.number)} : {error.error}" for error in errors]
+        lines += [f"Ligne {file_line(error.number)} : {readable_error(error)}" for error in errors]
     for invalid in result.invalid_rows:
         for column, column_messages in invalid.error_dict.items():
             where = f"Ligne {file_line(invalid.number)}" + ("" if column == "__all__" else f", colonne « {column} »")
             lines += [f"{where} : {message}" for message in column_messages]
     return lines
+
+
+class SpreadsheetImportForm(ImportForm):
+    """The import form, refusing a file over ``SEGUR_IMPORT_MAX_BYTES`` before anything reads it."""
+
+    def clean_import_file(self) -> Any:
+        upload = self.cleaned_data["import_file"]
+        problem = size_violation(upload.size)
+        if problem:
+            raise ValidationError(problem)
+        return upload
 
 
 class AllOrNothingImportAdminMixin:
@@ -52,13 +79,39 @@ class AllOrNothingImportAdminMixin:
     """
 
     import_template_name = "admin/clients/import_all_or_nothing.html"
+    import_form_class = SpreadsheetImportForm
+    import_formats = IMPORT_FORMATS
+    export_formats = EXPORT_FORMATS
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        """The library's preview, with errors in French (file line and column, never a traceback), paginated."""
+        response = super().import_action(request, **kwargs)  # type: ignore[misc]
+        result = getattr(response, "context_data", {}).get("result")
+        if result is not None:
+            lines = import_error_lines(result) if result.has_errors() else []
+            response.context_data.update(
+                {
+                    "error_lines": lines[:LISTED_ERRORS],
+                    "error_count": len(lines),
+                    "invalid_rows": result.invalid_rows[:LISTED_ERRORS],
+                    "invalid_count": len(result.invalid_rows),
+                    "preview_rows": result.valid_rows()[:PREVIEW_ROWS],
+                    "preview_count": len(result.valid_rows()),
+                    "listed_max": LISTED_ERRORS,
+                }
+            )
+        return response
+
+    def add_data_read_fail_error_to_form(self, form: forms.Form, error: Exception) -> None:
+        logger.info("Unreadable import file: %r", error)
+        form.add_error("import_file", str(error) if isinstance(error, UnreadableFile) else UNREADABLE)
 
     def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
         if not (result.has_errors() or result.has_validation_errors()):
             return super().process_result(result, request)  # type: ignore[misc]
         lines = import_error_lines(result)
-        hidden = len(lines) - LISTED_ERRORS
-        listed = " ; ".join(lines[:LISTED_ERRORS]) + (f" ; … et {hidden} autre(s)" if hidden > 0 else "")
+        hidden = len(lines) - LISTED_ERRORS_IN_MESSAGE
+        listed = " ; ".join(lines[:LISTED_ERRORS_IN_MESSAGE]) + (f" ; … et {hidden} autre(s)" if hidden > 0 else "")
         messages.error(request, f"Import refusé, rien n'a été importé : {listed}")
         app_label, model_name = self.get_model_info()  # type: ignore[attr-defined]
         return HttpResponseRedirect(reverse(f"admin:{app_label}_{model_name}_import"))
@@ -182,6 +235,10 @@ class ClientAdmin(AllOrNothingImportAdminMixin, ImportExportModelAdmin):
             request, f"Liens révoqués pour {queryset.count()} client(s) : les liens déjà envoyés ne fonctionnent plus."
         )
 
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        """An import creates and updates clients (their e-mail among others): both permissions (sales, admin)."""
+        return super().has_import_permission(request) and request.user.has_perm("clients.change_client")
+
     @admin.display(description=_("RPPS / FINESS"))
     def identifier_display(self, client: Client) -> str:
         return client.identifier
@@ -222,41 +279,51 @@ class ReferenceUploadForm(forms.Form):
         label=_("Fichier (CSV ou XLSX)"), help_text=_("Colonnes : finess, raison_sociale, tranche, effectif")
     )
 
-
-def read_table(upload: Any) -> tuple[list[str], list[list[Any]]]:
-    """The header and rows of an uploaded CSV (UTF-8 or Windows-1252, ``;`` or ``,``) or XLSX file."""
-    content = upload.read()
-    if upload.name.lower().endswith(".xlsx"):
-        dataset = tablib.Dataset().load(content, format="xlsx")
-    else:
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = content.decode("cp1252")  # CSV saved by Excel in French
-        dataset = tablib.Dataset().load(text, format="csv", delimiter=";" if text.count(";") > text.count(",") else ",")
-    headers = [str(header or "").strip().lower() for header in dataset.headers or []]
-    finess_column = headers.index("finess") if "finess" in headers else None
-    records = []
-    for record in dataset:
-        cells = list(record)
-        if finess_column is not None and finess_column < len(cells):
-            cells[finess_column] = numeric_finess_as_text(cells[finess_column])
-        records.append(cells)
-    return headers, records
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        problem = size_violation(upload.size)
+        if problem:
+            raise ValidationError(problem)
+        return upload
 
 
-def numeric_finess_as_text(value: Any) -> Any:
-    """A spreadsheet stores a FINESS as a number and drops the leading 0 of départements 01 to 09: put it back."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value).zfill(FINESS_LENGTH)
-    return value
+def reference_rows(path: Any, filename: str) -> Iterator[services.ReferenceRow | RuleViolation]:
+    """The rows of a stored Base de référence file, streamed (CSV or XLSX); ``UnreadableFile`` if unreadable."""
+    with open(path, "rb") as binary:
+        headers, records = open_table(binary, filename)
+        yield from services.reference_rows_read(headers, records)
+
+
+class ReferencePreview:
+    """Watches the rows on their way to the import: counts, tranches and the first rows, whatever the file's size."""
+
+    def __init__(self, rows: Iterable[services.ReferenceRow | RuleViolation]) -> None:
+        self.rows = rows
+        self.count = 0
+        self.tranche_counts: Counter[str] = Counter()
+        self.first_rows: list[services.ReferenceRow] = []
+
+    def __iter__(self) -> Iterator[services.ReferenceRow | RuleViolation]:
+        for row in self.rows:
+            if isinstance(row, services.ReferenceRow):
+                self.count += 1
+                self.tranche_counts[row.tranche] += 1
+                if len(self.first_rows) < PREVIEW_ROWS:
+                    self.first_rows.append(row)
+            yield row
+
+
+def can_import_reference(user: Any) -> bool:
+    return user.has_perm("clients.add_referencebase") and user.has_perm("clients.add_referenceentry")
 
 
 @admin.register(ReferenceBase)
 class ReferenceBaseAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
-    """A version is added only by the import below, all or nothing; it records what the ANS published: never edited."""
+    """A version is added only by the import below, all or nothing; it records what the ANS published: never edited.
+
+    The uploaded file waits for its confirmation on the server (``segur_portal.pending_imports``), not in the
+    session, and is read as a stream at the preview and again at the confirmation.
+    """
 
     list_display = ("version", "published_on", "source_filename", "imported_at", "entry_count")
     readonly_fields = ("version", "published_on", "source_filename", "imported_at")
@@ -273,100 +340,95 @@ class ReferenceBaseAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "can_import_reference": can_import_reference(request.user)}
+        return super().changelist_view(request, extra_context)
+
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("clients.add_referenceentry"):
+        if not can_import_reference(request.user):
             raise PermissionDenied
         context: dict[str, Any] = {**self.admin_site.each_context(request), "opts": self.model._meta}
         if request.method == "POST" and "confirm" in request.POST:
             return self._confirm(request)
         form = ReferenceUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            published_on = form.cleaned_data["published_on"]
+            pending = pending_imports.pending_import_save(
+                upload=upload,
+                user_id=request.user.pk,
+                details={
+                    "version": form.cleaned_data["version"],
+                    "published_on": published_on.isoformat() if published_on else "",
+                    "filename": upload.name[-255:],
+                },
+            )
             try:
-                headers, records = read_table(form.cleaned_data["file"])
-            except Exception:  # whatever tablib or the decoder chokes on, the person needs the same answer
-                form.add_error("file", _("Fichier illisible : déposez un CSV (UTF-8, « ; » ou « , ») ou un XLSX."))
-            else:
-                return self._preview(request, form, headers, records, context)
+                return self._preview(request, pending, context)
+            except UnreadableFile as error:
+                pending_imports.pending_import_discard(pending.token)
+                form.add_error("file", str(error))
+            except Exception:  # zip, XML or decoder errors from a malformed file: the person needs one answer
+                logger.info("Unreadable Base de référence file", exc_info=True)
+                pending_imports.pending_import_discard(pending.token)
+                form.add_error("file", UNREADABLE)
         context.update({"title": _("Importer la Base de référence ANS"), "form": form})
         return TemplateResponse(request, "admin/clients/referencebase/import.html", context)
 
     def _preview(
-        self,
-        request: HttpRequest,
-        form: ReferenceUploadForm,
-        headers: list[str],
-        records: list[list[Any]],
-        context: dict[str, Any],
+        self, request: HttpRequest, pending: pending_imports.PendingImport, context: dict[str, Any]
     ) -> HttpResponse:
-        rows, errors = services.reference_rows_from_table(headers, records)
-        if not errors:
-            errors = self._dry_run(form.cleaned_data["version"], rows)
-        token = secrets.token_urlsafe(16)
-        if not errors:
-            published_on = form.cleaned_data["published_on"]
-            request.session[SESSION_KEY] = {
-                "token": token,
-                "version": form.cleaned_data["version"],
-                "published_on": published_on.isoformat() if published_on else "",
-                "filename": form.cleaned_data["file"].name,
-                "rows": [[row.finess, row.tranche, row.staff_count, row.name, row.line] for row in rows],
-            }
-        tranche_counts: dict[str, int] = {}
-        for row in rows:
-            tranche_counts[row.tranche] = tranche_counts.get(row.tranche, 0) + 1
+        """Run the real import and roll it back: the preview shows exactly what the confirmation will refuse."""
+        preview = ReferencePreview(reference_rows(pending.path, pending.details["filename"]))
+        errors: list[RuleViolation] = []
+        try:
+            with transaction.atomic():
+                services.reference_base_import(version=pending.details["version"], rows=preview)
+                transaction.set_rollback(True)
+        except BusinessRuleError as error:
+            errors = error.violations
+            pending_imports.pending_import_discard(pending.token)
         context.update(
             {
                 "title": _("Aperçu de l'import"),
                 "errors": errors,
-                "preview": rows[:PREVIEW_ROWS],
-                "count": len(rows),
-                "record_count": len(records),
-                "tranche_counts": sorted(tranche_counts.items()),
-                "version": form.cleaned_data["version"],
-                "token": token,
+                "preview": preview.first_rows,
+                "count": preview.count,
+                "tranche_counts": sorted(preview.tranche_counts.items()),
+                "version": pending.details["version"],
+                "token": "" if errors else pending.token,
             }
         )
         return TemplateResponse(request, "admin/clients/referencebase/import_preview.html", context)
 
-    @staticmethod
-    def _dry_run(version: str, rows: list[services.ReferenceRow]) -> list[Any]:
-        """Run the real import and roll it back: the preview shows exactly what the confirmation will refuse."""
-        try:
-            with transaction.atomic():
-                services.reference_base_import(version=version, rows=rows)
-                transaction.set_rollback(True)
-        except BusinessRuleError as error:
-            return error.violations
-        return []
-
     def _confirm(self, request: HttpRequest) -> HttpResponse:
-        pending = request.session.get(SESSION_KEY)
-        if not pending or pending["token"] != request.POST.get("token"):
+        token = request.POST.get("token", "")
+        pending = pending_imports.pending_import_get(token=token, user_id=request.user.pk)
+        if pending is None:
             messages.error(request, _("Aperçu expiré : chargez le fichier à nouveau."))
             return HttpResponseRedirect(reverse("admin:clients_referencebase_import"))
-        rows = [
-            services.ReferenceRow(finess=finess, tranche=tranche, staff_count=staff, name=name, line=line)
-            for finess, tranche, staff, name, line in pending["rows"]
-        ]
+        details = pending.details
+        preview = ReferencePreview(reference_rows(pending.path, details["filename"]))
         try:
             base = services.reference_base_import(
-                version=pending["version"],
-                rows=rows,
-                published_on=date.fromisoformat(pending["published_on"]) if pending["published_on"] else None,
-                source_filename=pending["filename"],
+                version=details["version"],
+                rows=preview,
+                published_on=date.fromisoformat(details["published_on"]) if details["published_on"] else None,
+                source_filename=details["filename"],
             )
-        except BusinessRuleError as error:
-            messages.error(request, f"Import refusé, rien n'a été importé : {error.message}")
+        except (BusinessRuleError, UnreadableFile) as error:
+            message = error.message if isinstance(error, BusinessRuleError) else str(error)
+            messages.error(request, f"Import refusé, rien n'a été importé : {message}")
             return HttpResponseRedirect(reverse("admin:clients_referencebase_import"))
         finally:
-            request.session.pop(SESSION_KEY, None)
+            pending_imports.pending_import_discard(pending.token)
         messages.success(
             request,
             ngettext(
                 "Base de référence %(version)s importée : %(count)d ligne ; tranches des structures mises à jour.",
                 "Base de référence %(version)s importée : %(count)d lignes ; tranches des structures mises à jour.",
-                len(rows),
+                preview.count,
             )
-            % {"version": base.version, "count": len(rows)},
+            % {"version": base.version, "count": preview.count},
         )
         return HttpResponseRedirect(reverse("admin:clients_referencebase_change", args=[base.pk]))

@@ -7,12 +7,14 @@ the whole file, and each error names the column and the rule. Line numbers are t
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 
 from clients import rules, services
 from clients.models import Client, ClientKind
 from orders.exceptions import BusinessRuleError, RuleViolation
+from segur_portal.spreadsheets import safe_cell, unescaped_cell, whole_number
 
 YES = {"oui", "o", "yes", "y", "1", "true", "vrai", "x"}
 NO = {"non", "n", "no", "0", "false", "faux", ""}
@@ -39,6 +41,11 @@ class AllOrNothingResourceMixin:
         return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, **kwargs)  # type: ignore[misc]
 
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
+        if len(dataset) > settings.SEGUR_IMPORT_MAX_ROWS:
+            raise ValueError(
+                f"Fichier de {len(dataset)} lignes : {settings.SEGUR_IMPORT_MAX_ROWS} au plus par import. "
+                "Découpez-le en plusieurs fichiers."
+            )
         missing = [column for column in self.required_columns if column not in (dataset.headers or [])]
         if missing:
             raise ValueError(
@@ -49,6 +56,32 @@ class AllOrNothingResourceMixin:
 
     def expected_columns(self) -> list[str]:
         return [field.column_name for field in self.get_import_fields()]  # type: ignore[attr-defined]
+
+
+class SafeExportMixin:
+    """Every exported cell goes through ``safe_cell``: a name such as ``=HYPERLINK(…)`` is never a live formula."""
+
+    def export_field(self, field: fields.Field, instance: Any, **kwargs: Any) -> Any:
+        return safe_cell(super().export_field(field, instance, **kwargs))  # type: ignore[misc]
+
+
+class TextWidget(widgets.CharWidget):
+    """A text cell: an empty cell (``None`` in XLSX) is an empty string; our own export's ``'`` prefix is undone.
+
+    Longer than the column stores, or holding a NUL character (which the database refuses): an error, in French.
+    """
+
+    def __init__(self, max_length: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def clean(self, value: Any, row: Any = None, **kwargs: Any) -> Any:
+        cleaned = super().clean(unescaped_cell(value), row, **kwargs)
+        if isinstance(cleaned, str) and "\x00" in cleaned:
+            raise ValueError("Caractère nul dans la cellule : enregistrez à nouveau le fichier depuis votre tableur.")
+        if self.max_length and isinstance(cleaned, str) and len(cleaned.strip()) > self.max_length:
+            raise ValueError(f"{len(cleaned.strip())} caractères : {self.max_length} au plus.")
+        return cleaned
 
 
 class OuiNonWidget(widgets.BooleanWidget):
@@ -67,18 +100,15 @@ class OuiNonWidget(widgets.BooleanWidget):
 
 
 class CountWidget(widgets.IntegerWidget):
-    """A head count: empty means 0; anything but a whole number ≥ 0 is an error, in French."""
+    """A head count: empty means 0; anything but a whole number ≥ 0 is an error, in French (``2,5`` is never 2).
+
+    The number goes as it is to the domain rules, which refuse absurd counts.
+    """
 
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> int:
         if value is None or str(value).strip() == "":
             return 0
-        try:
-            number = float(str(value).strip().replace(",", "."))
-        except ValueError:
-            number = -1.0
-        if number < 0 or not number.is_integer():
-            raise ValueError(f"« {value} » : nombre entier positif ou nul attendu.")
-        return int(number)
+        return whole_number(value)
 
 
 class IdentifierWidget(widgets.CharWidget):
@@ -115,10 +145,13 @@ def violations_as_errors(violations: Iterable[RuleViolation], columns: dict[str,
 
 def text(attribute: str, column_name: str) -> fields.Field:
     """A text column: an empty cell (``None`` in XLSX) is an empty string, as the model stores it."""
-    return fields.Field(attribute=attribute, column_name=column_name, widget=widgets.CharWidget(allow_blank=True))
+    max_length = Client._meta.get_field(attribute).max_length
+    return fields.Field(
+        attribute=attribute, column_name=column_name, widget=TextWidget(max_length=max_length, allow_blank=True)
+    )
 
 
-class ClientResourceBase(AllOrNothingResourceMixin, resources.ModelResource):
+class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.ModelResource):
     """Shared import logic: the domain rules check each row; ``client_create`` / ``client_update`` write it."""
 
     kind: str = ""
@@ -174,8 +207,8 @@ class ClientResourceBase(AllOrNothingResourceMixin, resources.ModelResource):
             RuleViolation(
                 "CLIENT_REPEATED_IN_FILE",
                 f"{self.identifier_field.upper()} {identifier} déjà présent ligne {first_line} du fichier : "
-                "une seule ligne par client (SPEC §4).",
-                "SPEC §4",
+                "une seule ligne par client (AF §4.2).",
+                "AF §4.2",
                 field=self.identifier_field,
             )
         ]

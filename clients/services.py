@@ -1,12 +1,14 @@
 """Writes on clients and on the ANS *Base de référence*. Identifiers are normalised and checked here."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.utils.text import capfirst
+from django.utils.translation import ngettext
 
 from clients import rules
 from clients.models import CdsKind, Client, ClientChange, ClientKind, ContactPerson, ReferenceBase, ReferenceEntry
@@ -189,7 +191,7 @@ def _apply_reference_entry(client: Client) -> None:
 
 
 def client_create(**data: Any) -> Client:
-    """Create a client after checking its values, identifier and eligibility (SPEC §4); tranche from the Base de
+    """Create a client after checking its values, identifier and eligibility (AF §4.2); tranche from the Base de
     référence."""
     cleaned = normalised_client_data(data)
     violations = client_violations(cleaned)
@@ -249,12 +251,26 @@ class ReferenceRow:
     line: int = 0  # line in the source file, for error messages
 
 
+REFERENCE_BATCH_SIZE = 2000
+REFERENCE_LISTED_VIOLATIONS = 100
+REFERENCE_NAME_MAX = ReferenceEntry._meta.get_field("name").max_length
+
+
 def reference_base_import(
-    *, version: str, rows: Iterable[ReferenceRow], published_on: date | None = None, source_filename: str = ""
+    *,
+    version: str,
+    rows: Iterable[ReferenceRow | RuleViolation],
+    published_on: date | None = None,
+    source_filename: str = "",
 ) -> ReferenceBase:
-    """Import one version of the Base de référence, all or nothing, and refresh every structure's tranche."""
-    rows = list(rows)
-    violations: list[RuleViolation] = [
+    """Import one version of the Base de référence, all or nothing, and refresh every structure's tranche (AF §4.2).
+
+    ``rows`` is read once, as a stream (a file of 450 000 lines is never held in memory): each row is checked and
+    written in batches in one transaction, rolled back when any row is refused. A ``RuleViolation`` in ``rows`` is a
+    line the reader could not read: it refuses the import like any other. The refusal lists the first
+    ``REFERENCE_LISTED_VIOLATIONS`` problems and counts the others.
+    """
+    text_problems = [
         problem
         for problem in (
             rules.text_violation(
@@ -269,74 +285,121 @@ def reference_base_import(
         )
         if problem
     ]
-    seen: set[str] = set()
-    if not violations and ReferenceBase.objects.filter(version=version).exists():  # a refused text is never queried
-        violations.append(
-            RuleViolation(
-                "REFERENCE_VERSION_EXISTS", f"La version « {version} » est déjà importée.", "AF §4.2", "version"
-            )
-        )
-    for position, row in enumerate(rows, start=2):
-        line = row.line or position
-        finess = rules.normalise_identifier(row.finess)
-        problem = rules.finess_violation(finess)
-        if problem:
-            violations.append(
-                RuleViolation(problem.code, f"Ligne {line} : {problem.message}", problem.reference, "finess")
-            )
-        if row.tranche not in {"A", "B", "C", "D", "E"}:
-            violations.append(
+    raise_if(text_problems)  # a refused text is never queried
+    if ReferenceBase.objects.filter(version=version).exists():
+        raise BusinessRuleError(
+            [
                 RuleViolation(
-                    "TRANCHE_INVALID", f"Ligne {line} : tranche « {row.tranche} » invalide (A à E).", "AF §5.3"
+                    "REFERENCE_VERSION_EXISTS", f"La version « {version} » est déjà importée.", "AF §4.2", "version"
                 )
-            )
-        if finess in seen:
-            violations.append(
-                RuleViolation("FINESS_DUPLICATE", f"Ligne {line} : FINESS {finess} en double.", "AF §4.2")
-            )
-        seen.add(finess)
-        for problem in (
-            rules.count_violation(
-                row.staff_count, field="staff_count", label="Effectif", maximum=rules.STAFF_COUNT_MAX
-            ),
-            rules.text_violation(
-                row.name, field="name", label="Raison sociale", max_length=_max_length(ReferenceEntry, "name")
-            ),
-        ):
-            if problem:
-                violations.append(
-                    RuleViolation(problem.code, f"Ligne {line} : {problem.message}", problem.reference, problem.field)
-                )
-    if not rows:
-        violations.append(RuleViolation("REFERENCE_EMPTY", "Le fichier ne contient aucune ligne.", "AF §4.2"))
-    if violations:
-        raise BusinessRuleError(violations)
+            ]
+        )
+    violations: list[RuleViolation] = []
+    unlisted = 0
+    count = 0
     with transaction.atomic():
         base = ReferenceBase.objects.create(version=version, published_on=published_on, source_filename=source_filename)
-        ReferenceEntry.objects.bulk_create(
-            ReferenceEntry(
-                base=base,
-                finess=rules.normalise_identifier(row.finess),
-                tranche=row.tranche,
-                staff_count=row.staff_count,
-                name=row.name,
+        for batch in _batches(rows, REFERENCE_BATCH_SIZE):
+            problems, entries = _reference_batch(base, batch, position=count + 2)
+            count += len(batch)
+            listed = problems[: max(REFERENCE_LISTED_VIOLATIONS - len(violations), 0)]
+            violations += listed
+            unlisted += len(problems) - len(listed)
+            if not violations and not unlisted:
+                ReferenceEntry.objects.bulk_create(entries)
+        if not count:
+            violations.append(RuleViolation("REFERENCE_EMPTY", "Le fichier ne contient aucune ligne.", "AF §4.2"))
+        if unlisted:
+            violations.append(
+                RuleViolation(
+                    "REFERENCE_MORE_ERRORS",
+                    ngettext(
+                        "… et %(count)d autre erreur non listée.",
+                        "… et %(count)d autres erreurs non listées.",
+                        unlisted,
+                    )
+                    % {"count": unlisted},
+                    "AF §4.2",
+                )
             )
-            for row in rows
-        )
+        raise_if(violations)  # rolls back every batch already written
         structures_refresh_tranche(base=base)
     return base
 
 
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _reference_batch(
+    base: ReferenceBase, batch: list[ReferenceRow | RuleViolation], *, position: int
+) -> tuple[list[RuleViolation], list[ReferenceEntry]]:
+    """Check one batch of rows (and its FINESS against the rows already written); the entries to write."""
+    problems: list[RuleViolation] = []
+    entries: list[ReferenceEntry] = []
+    finess_of = {id(row): rules.normalise_identifier(row.finess)[:32] for row in batch if isinstance(row, ReferenceRow)}
+    well_formed = {finess for finess in finess_of.values() if len(finess) == FINESS_LENGTH and finess.isalnum()}
+    already = set(base.entries.filter(finess__in=well_formed).values_list("finess", flat=True))
+    for offset, row in enumerate(batch):
+        if isinstance(row, RuleViolation):
+            problems.append(row)
+            continue
+        line = row.line or position + offset
+        finess = finess_of[id(row)]
+        row_problems = _reference_row_violations(row, finess, line)
+        if not row_problems and finess in already:
+            row_problems.append(
+                RuleViolation("FINESS_DUPLICATE", f"Ligne {line} : FINESS {finess} en double.", "AF §4.2", "finess")
+            )
+        already.add(finess)
+        problems += row_problems
+        entries.append(
+            ReferenceEntry(base=base, finess=finess, tranche=row.tranche, staff_count=row.staff_count, name=row.name)
+        )
+    return problems, entries
+
+
+def _reference_row_violations(row: ReferenceRow, finess: str, line: int) -> list[RuleViolation]:
+    problems = []
+    problem = rules.finess_violation(finess)
+    if problem:
+        problems.append(RuleViolation(problem.code, f"Ligne {line} : {problem.message}", problem.reference, "finess"))
+    if row.tranche not in {"A", "B", "C", "D", "E"}:
+        problems.append(
+            RuleViolation(
+                "TRANCHE_INVALID", f"Ligne {line} : tranche « {row.tranche[:20]} » invalide (A à E).", "AF §5.3"
+            )
+        )
+    for problem in (
+        rules.count_violation(row.staff_count, field="staff_count", label="Effectif", maximum=rules.STAFF_COUNT_MAX),
+        rules.text_violation(row.name, field="name", label="Raison sociale", max_length=REFERENCE_NAME_MAX),
+    ):
+        if problem:
+            problems.append(
+                RuleViolation(problem.code, f"Ligne {line} : {problem.message}", problem.reference, problem.field)
+            )
+    return problems
+
+
 def structures_refresh_tranche(*, base: ReferenceBase) -> int:
-    """Give each structure the tranche and staff of ``base`` (the source of truth for ceilings, SPEC §4)."""
-    entries = {entry.finess: entry for entry in base.entries.all()}
-    changed = []
-    for client in Client.objects.filter(kind__in=[ClientKind.MSP, ClientKind.CDS], finess__in=list(entries)):
-        entry = entries[client.finess]
-        client.reference_entry, client.tranche, client.staff_count = entry, entry.tranche, entry.staff_count
-        changed.append(client)
-    Client.objects.bulk_update(changed, ["reference_entry", "tranche", "staff_count"], batch_size=1000)
-    return len(changed)
+    """Give each structure the tranche and staff of ``base`` (the source of truth for ceilings, SPEC §4).
+
+    By batches of structures: the memory used does not grow with the size of the Base de référence.
+    """
+    structures = Client.objects.filter(
+        kind__in=[ClientKind.MSP, ClientKind.CDS], finess__in=base.entries.values("finess")
+    ).order_by("pk")
+    changed = 0
+    for batch in _batches(structures.iterator(chunk_size=REFERENCE_BATCH_SIZE), REFERENCE_BATCH_SIZE):
+        entries = {entry.finess: entry for entry in base.entries.filter(finess__in=[client.finess for client in batch])}
+        for client in batch:
+            entry = entries[client.finess]
+            client.reference_entry, client.tranche, client.staff_count = entry, entry.tranche, entry.staff_count
+        Client.objects.bulk_update(batch, ["reference_entry", "tranche", "staff_count"])
+        changed += len(batch)
+    return changed
 
 
 def client_data(client: Client) -> dict[str, Any]:
@@ -344,53 +407,69 @@ def client_data(client: Client) -> dict[str, Any]:
 
 
 REFERENCE_COLUMNS = ("finess", "raison_sociale", "tranche", "effectif")
+FINESS_LENGTH = 9
 
 
 def reference_rows_from_table(
-    headers: list[str], records: list[list[Any]]
+    headers: list[str], records: Iterable[list[Any]]
 ) -> tuple[list[ReferenceRow], list[RuleViolation]]:
-    """Read the Base de référence columns (finess, raison_sociale, tranche, effectif); line 1 is the header."""
+    """The rows and the unreadable lines of a Base de référence table, as lists (``reference_rows_read`` streams)."""
+    rows: list[ReferenceRow] = []
+    violations: list[RuleViolation] = []
+    for item in reference_rows_read(headers, records):
+        if isinstance(item, RuleViolation):
+            violations.append(item)
+        else:
+            rows.append(item)
+    return rows, violations
+
+
+def reference_rows_read(headers: list[Any], records: Iterable[list[Any]]) -> Iterator[ReferenceRow | RuleViolation]:
+    """Read the Base de référence columns (finess, raison_sociale, tranche, effectif) row by row; line 1 is the header.
+
+    A staff count must be a whole number: ``2,5``, ``inf`` or ``1e400`` are refused, never rounded.
+    """
     normalised_headers = [str(header or "").strip().lower() for header in headers]
     missing = [column for column in ("finess", "tranche", "effectif") if column not in normalised_headers]
     if missing:
-        return [], [
-            RuleViolation(
-                "REFERENCE_COLUMNS",
-                f"Colonnes manquantes : {', '.join(missing)} (attendues : {', '.join(REFERENCE_COLUMNS)}).",
-                "AF §4.2",
-            )
-        ]
+        yield RuleViolation(
+            "REFERENCE_COLUMNS",
+            f"Colonnes manquantes : {', '.join(missing)} (attendues : {', '.join(REFERENCE_COLUMNS)}).",
+            "AF §4.2",
+        )
+        return
     index = {column: normalised_headers.index(column) for column in REFERENCE_COLUMNS if column in normalised_headers}
-    rows, violations = [], []
     for line, record in enumerate(records, start=2):
 
-        def cell(column: str, record: list[Any] = record) -> str:
+        def cell(column: str, record: list[Any] = record) -> Any:
             position = index.get(column)
-            return (
-                ""
-                if position is None or position >= len(record) or record[position] is None
-                else str(record[position]).strip()
-            )
+            value = None if position is None or position >= len(record) else record[position]
+            return value.strip() if isinstance(value, str) else value
 
+        if all(value is None or str(value).strip() == "" for value in record):
+            continue  # the blank lines a spreadsheet leaves at the end
         staff = cell("effectif")
         problem = (
             rules.count_violation(staff, field="staff_count", label="Effectif", maximum=rules.STAFF_COUNT_MAX)
-            if staff
+            if staff not in (None, "")
             else RuleViolation("STAFF_INVALID", "Effectif : obligatoire.", "AF §5.3", field="staff_count")
         )
         if problem:
-            violations.append(
-                RuleViolation("STAFF_INVALID", f"Ligne {line} : {problem.message}", "AF §5.3", field="staff_count")
-            )
+            yield RuleViolation("STAFF_INVALID", f"Ligne {line} : {problem.message}", "AF §5.3", field="staff_count")
             continue
-        staff_count = rules.parse_count(staff) or 0
-        rows.append(
-            ReferenceRow(
-                finess=cell("finess"),
-                tranche=cell("tranche").upper(),
-                staff_count=staff_count,
-                name=cell("raison_sociale"),
-                line=line,
-            )
+        yield ReferenceRow(
+            finess=_finess_text(cell("finess")),
+            tranche=str(cell("tranche") or "").upper(),
+            staff_count=rules.parse_count(staff) or 0,
+            name=str(cell("raison_sociale") or ""),
+            line=line,
         )
-    return rows, violations
+
+
+def _finess_text(value: Any) -> str:
+    """A spreadsheet stores a FINESS as a number and drops the leading 0 of départements 01 to 09: put it back."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).zfill(FINESS_LENGTH)
+    return str(value or "")

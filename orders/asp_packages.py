@@ -1,7 +1,6 @@
 """ASP submission packages (AF §6.2, §6.4, §6.5): for each request, the files it needs in one ZIP, with a manifest
 listing every file and its SHA-256, per order or for a batch of orders."""
 
-import csv
 import hashlib
 import io
 import json
@@ -14,6 +13,7 @@ from django.utils import timezone
 from orders import rules, services
 from orders.exceptions import BusinessRuleError, RuleViolation
 from orders.models import Document, DocumentKind, Invoice, Order
+from segur_portal.spreadsheets import SafeCSVWriter
 
 REQUESTS = {
     "advance": "Demande de financement et de versement de l'avance (AF §6.2)",
@@ -67,7 +67,7 @@ def form_data(order: Order, request: str) -> dict[str, Any]:
 def monitoring_journal_csv(order: Order) -> bytes:
     """The monitoring journal (AF §3.3): monthly Dt, Dm, T, Tq, Ts, then the window and its PERF."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";")
+    writer = SafeCSVWriter(buffer, delimiter=";")
     writer.writerow(["mois", "Dt", "Dm", "T", "Tq", "Ts"])
     for month in order.monitoring_months.order_by("month"):
         writer.writerow(
@@ -131,10 +131,12 @@ def package_files(order: Order, request: str) -> dict[str, bytes]:
 
 
 def _manifest(entries: list[tuple[str, bytes]]) -> bytes:
-    lines = ["fichier;sha256;octets"] + [
-        f"{name};{hashlib.sha256(data).hexdigest()};{len(data)}" for name, data in entries
-    ]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    buffer = io.StringIO()
+    writer = SafeCSVWriter(buffer, delimiter=";", lineterminator="\n")  # file names come from uploads: quoted, safe
+    writer.writerow(["fichier", "sha256", "octets"])
+    for name, data in entries:
+        writer.writerow([name, hashlib.sha256(data).hexdigest(), len(data)])
+    return buffer.getvalue().encode("utf-8")
 
 
 def package_zip(orders: Iterable[Order], request: str) -> tuple[bytes, list[str]]:

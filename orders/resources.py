@@ -1,6 +1,7 @@
 """django-import-export resources for orders: import of draft order forms (through ``services.order_create``, all
 or nothing) and the export finance staff send with ASP batches."""
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -11,7 +12,7 @@ from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 
 from clients.models import Client
-from clients.resources import AllOrNothingResourceMixin, violations_as_errors
+from clients.resources import AllOrNothingResourceMixin, SafeExportMixin, violations_as_errors
 from clients.rules import normalise_identifier
 from orders import rules, services
 from orders.exceptions import BusinessRuleError
@@ -45,6 +46,7 @@ ORDER_COLUMNS = {
     "salesperson": "commercial",
 }
 CENT = Decimal("0.01")
+AMOUNT_PATTERN = re.compile(r"^-?\d+(?:\.\d+)?$")
 PARIS_DATETIME_FORMAT = "%d/%m/%Y %H:%M"
 # Day first, as written in France: never the US month/day of Django's default input formats (05/11 is 5 November).
 ISSUE_DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
@@ -58,9 +60,17 @@ def _row_value(row: Any, column: str) -> str:
 
 
 def _amount(text: str) -> Decimal | None:
-    """A French or English amount (``1 234,50 €``, ``1234.50``); empty means "the ceiling"."""
+    """A French or English amount (``1 234,50 €``, ``1234.50``); empty means "the ceiling".
+
+    Digits only: ``NaN``, ``inf`` or ``1e3`` raise ``InvalidOperation`` rather than becoming the ceiling or a number
+    nobody typed. The precision is kept as written: the order rules decide about cents.
+    """
     cleaned = text.replace("€", "").replace(" ", "").replace("\u202f", "").replace("\xa0", "").replace(",", ".")
-    return Decimal(cleaned) if cleaned else None
+    if not cleaned:
+        return None
+    if not AMOUNT_PATTERN.match(cleaned):
+        raise InvalidOperation(cleaned)
+    return Decimal(cleaned)
 
 
 def paris_datetime(value: Any) -> datetime:
@@ -130,7 +140,13 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
 
     def import_instance(self, instance: Order, row: Any, **kwargs: Any) -> None:
         """Read the row into the arguments of ``order_create``; each problem names its column."""
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = {
+            str(column): "Caractère nul dans la cellule : enregistrez à nouveau le fichier depuis votre tableur."
+            for column, value in row.items()
+            if isinstance(value, str) and "\x00" in value
+        }
+        if errors:
+            raise ValidationError(errors)
         number = _row_value(row, "numero")
         if number:
             errors["numero"] = (
@@ -162,7 +178,7 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
             try:
                 amounts[column] = _amount(_row_value(row, column))
             except InvalidOperation:
-                errors[column] = f"Montant « {row.get(column)} » illisible (ex. 451,50)."
+                errors[column] = f"Montant « {str(row.get(column))[:40]} » illisible : un nombre attendu (ex. 451,50)."
         issued_at = None
         if _row_value(row, "date_emission"):
             try:
@@ -233,7 +249,7 @@ def paris_moment(attribute: str, column_name: str) -> fields.Field:
     )
 
 
-class OrderExportResource(resources.ModelResource):
+class OrderExportResource(SafeExportMixin, resources.ModelResource):
     """The columns finance staff need for ASP batches: amounts as Decimal to the cent, dates in Paris time.
 
     One query whatever the number of orders: every column reads the order and its ``select_related`` rows.

@@ -214,3 +214,20 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 PORTAL_LINK_MAX_AGE_DAYS = int(os.environ.get("PORTAL_LINK_MAX_AGE_DAYS", "30"))
 PORTAL_LINK_REQUESTS_PER_HOUR = int(os.environ.get("PORTAL_LINK_REQUESTS_PER_HOUR", "3"))
 PORTAL_ORDERS_PER_PAGE = 20
+
+# Imports and exports (django-import-export and the Base de référence import). Roles: importing needs the model's
+# "add" permission (ClientAdmin also asks "change": an import updates clients), exporting its "view" permission.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Formats: CSV and XLSX only (segur_portal.spreadsheets); formulas are neutralised by our safe_cell, not by the
+# library's escaping, which deletes the "=" and so changes the data.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+# Uploaded spreadsheets: at most this many bytes; above FILE_UPLOAD_MAX_MEMORY_SIZE they go to a temporary file.
+SEGUR_IMPORT_MAX_BYTES = int(os.environ.get("SEGUR_IMPORT_MAX_BYTES", str(30 * 1000 * 1000)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # form fields other than files
+# Client and order files are checked row by row with the domain rules and previewed: a row count of their own.
+SEGUR_IMPORT_MAX_ROWS = int(os.environ.get("SEGUR_IMPORT_MAX_ROWS", "20000"))
+# A Base de référence waiting for its confirmation: a server-side file, never the session; kept one day at most.
+SEGUR_IMPORT_PENDING_DIR = Path(os.environ.get("SEGUR_IMPORT_PENDING_DIR", VAR_DIR / "imports"))
+SEGUR_IMPORT_PENDING_MAX_AGE_SECONDS = 24 * 3600

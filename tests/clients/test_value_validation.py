@@ -220,11 +220,14 @@ def test_the_reference_base_refuses_long_or_invisible_names_and_versions_and_sto
         ReferenceRow(finess=valid_finess(506), tranche="B", staff_count=10_001),
     ]
 
-    with pytest.raises(BusinessRuleError) as caught:
+    with pytest.raises(BusinessRuleError) as version_refused:
         reference_base_import(version="v" * 65, rows=rows)
+    with pytest.raises(BusinessRuleError) as rows_refused:
+        reference_base_import(version="v1", rows=rows)
 
-    assert caught.value.codes == ["TEXT_TOO_LONG", "TEXT_TOO_LONG", "TEXT_CONTROL_CHARACTER", "COUNT_INVALID"]
-    assert "Ligne 2 : Raison sociale : 256 caractères, 255 au plus" in caught.value.message
+    assert version_refused.value.codes == ["TEXT_TOO_LONG"]  # the version is checked before anything is read
+    assert rows_refused.value.codes == ["TEXT_TOO_LONG", "TEXT_CONTROL_CHARACTER", "COUNT_INVALID"]
+    assert "Ligne 2 : Raison sociale : 256 caractères, 255 au plus" in rows_refused.value.message
     assert not ReferenceBase.objects.exists()
 
 
