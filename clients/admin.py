@@ -22,7 +22,7 @@ from import_export.forms import ImportForm
 from import_export.results import Error, Result, RowResult
 
 from clients import services
-from clients.models import Client, ContactPerson, ReferenceBase, ReferenceEntry
+from clients.models import Client, ClientChange, ContactPerson, ReferenceBase, ReferenceEntry
 from clients.resources import DoctorResource, StructureResource, file_line
 from orders.exceptions import BusinessRuleError, RuleViolation
 from portal import services as portal_services
@@ -432,3 +432,14 @@ class ReferenceBaseAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
             % {"version": base.version, "count": preview.count},
         )
         return HttpResponseRedirect(reverse("admin:clients_referencebase_change", args=[base.pk]))
+
+
+@admin.register(ClientChange)
+class ClientChangeAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """The clients' change log (who changed an e-mail, when, old → new): read by staff, written only by services."""
+
+    list_display = ("created_at", "client", "field", "old_value", "new_value", "actor")
+    list_filter = ("field",)
+    search_fields = ("client__name", "old_value", "new_value")
+    list_select_related = ("client", "actor")
+    date_hierarchy = "created_at"

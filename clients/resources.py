@@ -214,6 +214,7 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
         ]
 
     def save_instance(self, instance: Client, is_create: bool, row: Any, **kwargs: Any) -> None:
+        self.acting_user = kwargs.get("user")  # who imports: written to the client's journal (e-mail changes)
         try:
             super().save_instance(instance, is_create, row, **kwargs)
         except BusinessRuleError as error:
@@ -223,7 +224,7 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
         """Write through the services, which check the rules again and take the tranche from the Base de référence."""
         data = services.client_data(instance)
         if not is_create:
-            services.client_update(client=instance, **data)
+            services.client_update(client=instance, acting_user=getattr(self, "acting_user", None), **data)
             return
         created = services.client_create(**data)
         instance.pk, instance.tranche, instance.staff_count = created.pk, created.tranche, created.staff_count

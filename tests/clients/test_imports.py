@@ -14,7 +14,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from clients import services as client_services
-from clients.models import Client, ReferenceBase
+from clients.models import Client, ClientChange, ReferenceBase
 from clients.resources import DoctorResource, StructureResource
 from clients.services import ReferenceRow, reference_base_import
 from tests.factories import make_doctor, make_structure, make_user, valid_finess, valid_rpps
@@ -454,3 +454,24 @@ def test_base_de_reference_unreadable_file_is_refused_on_the_form(superuser_clie
 
     assert "Fichier illisible" in response.content.decode()
     assert not ReferenceBase.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_import_that_changes_a_clients_email_is_journaled_with_the_importer_and_revokes_its_links():
+    rpps = valid_rpps()
+    DoctorResource().import_data(table(DOCTOR_HEADERS, doctor_row("Dr Lambert", rpps=rpps)))
+    importer = make_user("vendeur", "Commercial")
+    row = doctor_row("Dr Lambert", rpps=rpps)
+    row[4] = "nouvelle.adresse@example.org"
+
+    DoctorResource().import_data(table(DOCTOR_HEADERS, row), user=importer)
+
+    doctor = Client.objects.get(rpps=rpps)
+    change = ClientChange.objects.get(client=doctor)
+    assert (change.field, change.old_value, change.new_value) == (
+        "email",
+        "lambert@example.org",
+        "nouvelle.adresse@example.org",
+    )
+    assert change.actor == importer
+    assert doctor.portal_links_revoked_at is not None
