@@ -1,0 +1,93 @@
+"""A new order form (draft) through ``services.order_create``."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.widgets import AdminSplitDateTime
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from orders import services
+from orders.admin.common import add_violations_to_form
+from orders.exceptions import BusinessRuleError
+from orders.models import Order, Programme, Solution
+
+
+class OrderCreateForm(forms.Form):
+    programme = forms.ModelChoiceField(Programme.objects.all(), label=_("Programme"))
+    client = forms.ModelChoiceField(Order._meta.get_field("client").related_model.objects.all(), label=_("Client"))
+    solution = forms.ModelChoiceField(Solution.objects.select_related("programme"), label=_("Solution"))
+    prestation = forms.ChoiceField(
+        choices=Order._meta.get_field("prestation").choices, label=_("Prestation principale")
+    )
+    vat_regime = forms.ChoiceField(
+        choices=[("", _("Régime du fournisseur"))] + list(Order._meta.get_field("vat_regime").choices),
+        required=False,
+        label=_("Régime de TVA"),
+    )
+    principal_amount = forms.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        label=_("Montant principal (€)"),
+        help_text=_("Vide : le plafond."),
+    )
+    secondary_amount = forms.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        label=_("Montant secondaire (€)"),
+        help_text=_("Vide : le plafond."),
+    )
+    issued_at = forms.SplitDateTimeField(label=_("Émis le"), widget=AdminSplitDateTime, initial=timezone.now)
+    salesperson = forms.ModelChoiceField(
+        Order._meta.get_field("salesperson").related_model.objects.filter(is_staff=True),
+        required=False,
+        label=_("Commercial"),
+    )
+    is_pilot = forms.BooleanField(required=False, label=_("Périmètre pilote"))
+
+
+class OrderCreateMixin:
+    """The creation page of an order (state draft)."""
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = OrderCreateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                order = services.order_create(
+                    programme=data["programme"],
+                    client=data["client"],
+                    solution=data["solution"],
+                    prestation=data["prestation"],
+                    vat_regime=data["vat_regime"] or None,
+                    principal_amount=data["principal_amount"],
+                    secondary_amount=data["secondary_amount"],
+                    issued_at=data["issued_at"],
+                    salesperson=data["salesperson"],
+                    is_pilot=data["is_pilot"],
+                    acting_user=request.user,
+                )
+            except BusinessRuleError as error:
+                add_violations_to_form(form, error)
+            else:
+                messages.success(request, f"Commande {order.number} créée (brouillon).")
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Nouveau bon de commande"),
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/orders/order/create.html", context)
