@@ -3,6 +3,7 @@
 The views, the staff admin and the reminders call these; the rules of a link itself live in ``portal.access``.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,17 +65,16 @@ def access_link_send(
             "espace client",
             field="email",
         )
-    now = timezone.now()
     with transaction.atomic():
         outbox, _created = outbox_add(
-            key=f"portal_link:{client.pk}:{email}:{now.timestamp()}",
+            key=f"portal_link:{client.pk}:{uuid.uuid4().hex}",  # every sending is an e-mail of its own
             kind="portal_link",
             to=email,
             subject="Votre accès à l'espace client Ségur",
             template="emails/portal_link",
             context={
                 "client": client,
-                "access_url": access_url(client, email, now=now),
+                "access_url": access_url(client, email),
                 "max_age_days": settings.PORTAL_LINK_MAX_AGE_DAYS,
             },
         )
@@ -103,8 +103,9 @@ REQUEST_WINDOW = timedelta(hours=1)
 def request_counters_lock(scopes: list[str]) -> dict[str, LinkRequestCounter]:
     """The counters of ``scopes``, created if new and locked until the transaction ends.
 
-    Locked in scope order, so two requests never wait for each other crosswise. The first statement is a write, so
-    SQLite (which ignores ``select_for_update``) serialises the requests too.
+    Locked in scope order, so two requests never wait for each other crosswise. SQLite ignores
+    ``select_for_update`` but runs write transactions one at a time (``transaction_mode`` IMMEDIATE, settings), and
+    the first statement here is a write anyway.
     """
     scopes = sorted(set(scopes))
     LinkRequestCounter.objects.bulk_create([LinkRequestCounter(scope=scope) for scope in scopes], ignore_conflicts=True)
@@ -114,7 +115,7 @@ def request_counters_lock(scopes: list[str]) -> dict[str, LinkRequestCounter]:
 
 def counter_recent(counter: LinkRequestCounter, now: datetime) -> list[float]:
     since = (now - REQUEST_WINDOW).timestamp()
-    return [moment for moment in counter.recent if since < moment <= now.timestamp()]
+    return [moment for moment in counter.recent if moment > since]
 
 
 def counter_add(counter: LinkRequestCounter, now: datetime) -> None:
