@@ -3,6 +3,7 @@ orders, their progress, what it must sign and by when, and its documents. A thin
 and the documents come from ``orders.progress`` and ``orders.selectors``; links and the audit trail from ``portal``.
 """
 
+import logging
 import mimetypes
 from collections.abc import Callable
 from functools import wraps
@@ -26,6 +27,8 @@ from orders.models import Document
 from portal import services
 from portal.access import AccessRefused, ClientAccess, session_link
 from portal.models import PortalEventKind, PortalLink
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "portal_access"
 NO_ACCESS_MESSAGE = (
@@ -189,6 +192,11 @@ def document_download(request: HttpRequest, granted: ClientAccess, document_id: 
     )
     if document is None:
         raise Http404("Document introuvable dans votre espace client.")
+    try:
+        content = document.file.open("rb")
+    except OSError as error:  # the row is there but its file is lost: staff must know, the client gets a 404
+        logger.error("Document %s : fichier %s illisible (%s)", document.pk, document.file.name, error)
+        raise Http404("Document introuvable dans votre espace client.") from error
     services.event_record(
         PortalEventKind.DOWNLOAD,
         client=granted.client,
@@ -200,7 +208,7 @@ def document_download(request: HttpRequest, granted: ClientAccess, document_id: 
     suffix = PurePath(document.file.name).suffix or ".pdf"
     content_type = mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
     return FileResponse(
-        document.file.open("rb"),
+        content,
         as_attachment=True,
         filename=f"{document.order.number}-{document.kind}-v{document.version}{suffix}",
         content_type=content_type,

@@ -353,3 +353,25 @@ def test_staff_see_the_links_sent_and_their_use_but_never_a_key(client, installe
     for page in (listing, detail):
         assert token.split(".")[0] not in page and link.key_digest not in page
     assert client.post(reverse("admin:portal_portallink_change", args=[link.pk]), {}).status_code == 403
+
+
+def test_a_document_whose_file_is_lost_is_not_found_logged_and_not_counted_as_downloaded(
+    client, installed_order, caplog
+):
+    document = document_generate(order_id=installed_order.pk, kind="va", acting_user=None)
+    document.file.storage.delete(document.file.name)
+    open_with(client, access_token(installed_order.client, ADDRESS))
+
+    response = client.get(reverse("portal:document", args=[document.pk]))
+
+    assert response.status_code == 404
+    assert f"Document {document.pk} : fichier {document.file.name} illisible" in caplog.text
+    assert not PortalEvent.objects.filter(kind=PortalEventKind.DOWNLOAD).exists()
+
+
+@pytest.mark.parametrize("address", ["dr\x00@cabinet.example", "a@b.fr\nBcc: x@y.fr", "x" * 250 + "@b.fr"])
+def test_a_garbage_address_in_the_request_form_is_refused_on_the_field(client, address):
+    response = ask(client, address)
+
+    assert response.status_code == 200 and "field-error" in text(response)
+    assert not PortalEvent.objects.exists()
