@@ -7,9 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import JobRun, MonitoringMonth, OutboxEmail, ReminderDispatch
+from portal.log_redaction import mask_links
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,10 +27,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(OutboxEmail)
 class OutboxEmailAdmin(ReadOnlyAdmin):
+    """The bodies are shown with their client-space links masked: a live link opens a client's space to whoever
+    reads it (the e-mail sent keeps its link)."""
+
     list_display = ("created_at", "kind", "to", "subject", "status", "attempts", "sent_at", "last_error")
     list_filter = ("status", "kind")
     search_fields = ("to", "subject", "key")
     actions = ["retry_now"]
+    masked_bodies = {"body_text": "masked_body_text", "body_html": "masked_body_html"}
+    exclude = tuple(masked_bodies)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [self.masked_bodies.get(name, name) for name in super().get_readonly_fields(request, obj)]
+
+    @admin.display(description=_("texte"))
+    def masked_body_text(self, email: OutboxEmail) -> str:
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_links(email.body_text))
+
+    @admin.display(description=_("HTML (source)"))
+    def masked_body_html(self, email: OutboxEmail) -> str:
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_links(email.body_html))
 
     @admin.action(description=_("Renvoyer maintenant (remet les e-mails en échec dans la file)"))
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxEmail]) -> None:

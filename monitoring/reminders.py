@@ -38,7 +38,7 @@ from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
 from orders.selectors import with_open_deadlines
-from portal.access import access_url
+from portal.access import access_links_batch, access_url
 
 logger = logging.getLogger(__name__)
 
@@ -499,7 +499,8 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
             return summary
         staff = staff_by_role()
         apply_consequences(now, summary, staff)
-        queue_reminders(due_reminders(now, summary), now, summary, staff)
+        with access_links_batch():  # the personal links of the client e-mails are written together
+            queue_reminders(due_reminders(now, summary), now, summary, staff)
         notify_set_aside(summary, today, staff)
         run.status, run.finished_at, run.summary = JobRun.DONE, timezone.now(), summary.as_dict()
         run.save(update_fields=["status", "finished_at", "summary"])

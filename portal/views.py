@@ -3,9 +3,9 @@ orders, their progress, what it must sign and by when, and its documents. A thin
 and the documents come from ``orders.progress`` and ``orders.selectors``; links and the audit trail from ``portal``.
 """
 
+import logging
 import mimetypes
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from pathlib import PurePath
 from typing import Any
@@ -19,14 +19,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from clients.models import Client
 from orders import progress, selectors
 from orders.models import Document
 from portal import services
-from portal.access import AccessRefused, ClientAccess, access_check, access_verify
-from portal.models import PortalEventKind
+from portal.access import AccessRefused, ClientAccess, session_link
+from portal.models import PortalEventKind, PortalLink
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "portal_access"
 NO_ACCESS_MESSAGE = (
@@ -52,18 +54,24 @@ def request_meta(request: HttpRequest) -> services.RequestMeta:
     )
 
 
+def session_link_id(request: HttpRequest) -> int | None:
+    """The link this browser opened the space with (sessions opened before links were opaque hold none)."""
+    data = request.session.get(SESSION_KEY)
+    link_id = data.get("link") if isinstance(data, dict) else None
+    return link_id if isinstance(link_id, int) else None
+
+
 def session_access(request: HttpRequest) -> ClientAccess | None:
     """The access this browser holds, re-checked on every page (a revoked link or removed address ends it)."""
-    data = request.session.get(SESSION_KEY)
-    if not data:
-        return None
-    client = Client.objects.filter(pk=data["client"]).prefetch_related("contacts").first()
-    return access_check(client, data["email"], datetime.fromtimestamp(data["issued"], tz=UTC))
+    link_id = session_link_id(request)
+    return None if link_id is None else session_link(link_id)
 
 
 def in_french(view: PortalView) -> PortalView:
-    """Clients read French whatever their browser asks for (dates, month names, messages)."""
+    """Clients read French whatever their browser asks for (dates, month names, messages); what a client sees is
+    personal, so no browser or proxy keeps a copy of it."""
 
+    @never_cache
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         with translation.override("fr"):  # the views render their templates inside (``render``)
@@ -94,23 +102,19 @@ def client_required(view: PortalView) -> PortalView:
 
 @in_french
 def access(request: HttpRequest, token: str) -> HttpResponse:
-    """Open the client space from a personal link, then leave the link out of the address bar."""
+    """Open the client space from a personal link, then leave the link out of the address bar (and out of the
+    ``Referer`` of whatever the refusal page loads or submits)."""
     try:
-        granted = access_verify(token)
+        granted = services.access_link_open(token=token, meta=request_meta(request))
     except AccessRefused as refused:
-        services.event_record(
-            PortalEventKind.LINK_REFUSED, meta=request_meta(request), message=f"lien refusé : {refused.reason}"
-        )
         context = {"refusal": refused.message, "form": LinkRequestForm()}
-        return render(request, "portal/request_link.html", context, status=403)
-    request.session.cycle_key()
-    request.session[SESSION_KEY] = {
-        "client": granted.client.pk,
-        "email": granted.email,
-        "issued": granted.issued_at.timestamp(),
-    }
-    services.event_record(PortalEventKind.LOGIN, client=granted.client, email=granted.email, meta=request_meta(request))
-    return redirect(landing_page(request))
+        response = render(request, "portal/request_link.html", context, status=403)
+    else:
+        request.session.cycle_key()
+        request.session[SESSION_KEY] = {"link": granted.link.pk}
+        response = redirect(landing_page(request))
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def landing_page(request: HttpRequest) -> str:
@@ -135,10 +139,12 @@ def request_link(request: HttpRequest) -> HttpResponse:
 @require_POST
 @in_french
 def logout(request: HttpRequest) -> HttpResponse:
-    data = request.session.pop(SESSION_KEY, None)
-    if data:
-        client = Client.objects.filter(pk=data["client"]).first()
-        services.event_record(PortalEventKind.LOGOUT, client=client, email=data["email"], meta=request_meta(request))
+    """End the session for good: its data and its key are discarded (the old session cookie opens nothing)."""
+    link_id = session_link_id(request)
+    link = PortalLink.objects.select_related("client").filter(pk=link_id).first() if link_id else None
+    if link is not None:
+        services.event_record(PortalEventKind.LOGOUT, client=link.client, email=link.email, meta=request_meta(request))
+    request.session.flush()
     messages.success(request, "Vous êtes déconnecté de votre espace client.")
     return redirect("portal:request_link")
 
@@ -186,6 +192,11 @@ def document_download(request: HttpRequest, granted: ClientAccess, document_id: 
     )
     if document is None:
         raise Http404("Document introuvable dans votre espace client.")
+    try:
+        content = document.file.open("rb")
+    except OSError as error:  # the row is there but its file is lost: staff must know, the client gets a 404
+        logger.error("Document %s : fichier %s illisible (%s)", document.pk, document.file.name, error)
+        raise Http404("Document introuvable dans votre espace client.") from error
     services.event_record(
         PortalEventKind.DOWNLOAD,
         client=granted.client,
@@ -197,7 +208,7 @@ def document_download(request: HttpRequest, granted: ClientAccess, document_id: 
     suffix = PurePath(document.file.name).suffix or ".pdf"
     content_type = mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
     return FileResponse(
-        document.file.open("rb"),
+        content,
         as_attachment=True,
         filename=f"{document.order.number}-{document.kind}-v{document.version}{suffix}",
         content_type=content_type,

@@ -192,11 +192,30 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Client-space tokens never reach a log line (portal.log_redaction): the filter sits on every handler, and on
+# django.request so that any handler added there later gets the redacted record too. Django's own loggers write
+# through the console (Django's default "django" handlers would print the request paths unfiltered).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"portal_tokens": {"()": "portal.log_redaction.PortalTokenFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["portal_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["portal_tokens"]},
+    },
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["portal_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
@@ -213,6 +232,7 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # Client space: personal access links sent by e-mail (portal.access).
 PORTAL_LINK_MAX_AGE_DAYS = int(os.environ.get("PORTAL_LINK_MAX_AGE_DAYS", "30"))
 PORTAL_LINK_REQUESTS_PER_HOUR = int(os.environ.get("PORTAL_LINK_REQUESTS_PER_HOUR", "3"))
+PORTAL_LINK_REQUESTS_PER_IP_PER_HOUR = int(os.environ.get("PORTAL_LINK_REQUESTS_PER_IP_PER_HOUR", "10"))
 PORTAL_ORDERS_PER_PAGE = 20
 
 # Imports and exports (django-import-export and the Base de référence import). Roles: importing needs the model's

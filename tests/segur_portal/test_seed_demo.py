@@ -5,6 +5,7 @@ from django.apps import apps
 from django.core.management import call_command
 
 from orders.models import Order, OrderEvent, OrderState
+from portal.models import PortalLink
 
 # The ANS check window (6 months after the end of the month a journal is received, AF §4.5) cannot have ended for
 # any order of this programme yet: "closed" is the one state the demo cannot reach honestly as of 2026.
@@ -12,7 +13,8 @@ UNREACHABLE_YET = {OrderState.CLOSED}
 
 
 def row_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+    """Rows of every model but the client-space links: each run prints a new one (a link's key is stored nowhere)."""
+    return {model._meta.label: model.objects.count() for model in apps.get_models() if model is not PortalLink}
 
 
 @pytest.mark.django_db
@@ -23,6 +25,7 @@ def test_seed_demo_walks_every_state_through_the_rules_and_is_idempotent(capsys)
 
     output = capsys.readouterr().out
     assert row_counts() == first
+    assert PortalLink.objects.count() == output.count("/espace-client/acces/") == 2
     assert "déjà présentes" in output
     assert "login admin / segur-demo-2026" in output
     states = Counter(Order.objects.values_list("state", flat=True))
