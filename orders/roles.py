@@ -32,6 +32,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "orders.view_priceceiling",
         "orders.view_orderevent",
         "portal.view_portalevent",
+        "portal.view_portallink",
     },
     DEPLOYMENT_GROUP: {
         "orders.record_installation",
@@ -46,6 +47,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "monitoring.view_monitoringmonth",
         "monitoring.add_monitoringmonth",
         "portal.view_portalevent",
+        "portal.view_portallink",
     },
     FINANCE_GROUP: {
         "orders.file_advance",
@@ -65,6 +67,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "orders.view_orderevent",
         "monitoring.view_monitoringmonth",
         "portal.view_portalevent",
+        "portal.view_portallink",
     },
 }
 ADMIN_APPS = ("orders", "clients", "monitoring", "portal")

@@ -35,6 +35,7 @@ EXPECTED_PERMISSIONS = {
         "orders.view_priceceiling",
         "orders.view_orderevent",
         "portal.view_portalevent",
+        "portal.view_portallink",
     },
     DEPLOYMENT_GROUP: {
         "orders.record_installation",
@@ -49,6 +50,7 @@ EXPECTED_PERMISSIONS = {
         "monitoring.view_monitoringmonth",
         "monitoring.add_monitoringmonth",
         "portal.view_portalevent",
+        "portal.view_portallink",
     },
     FINANCE_GROUP: {
         "orders.file_advance",
@@ -68,6 +70,7 @@ EXPECTED_PERMISSIONS = {
         "orders.view_orderevent",
         "monitoring.view_monitoringmonth",
         "portal.view_portalevent",
+        "portal.view_portallink",
     },
 }
 
