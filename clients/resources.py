@@ -4,6 +4,7 @@ Imports are all or nothing (``AllOrNothingResourceMixin``): one invalid row, or 
 the whole file, and each error names the column and the rule. Line numbers are those of the file (header = line 1).
 """
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +20,7 @@ from segur_portal.spreadsheets import safe_cell, unescaped_cell, whole_number
 YES = {"oui", "o", "yes", "y", "1", "true", "vrai", "x"}
 NO = {"non", "n", "no", "0", "false", "faux", ""}
 FINESS_LENGTH = 9
+STORED_IDENTIFIER = re.compile(r"[0-9AB]{9}|[0-9]{11}", re.ASCII)  # FINESS (2A/2B for Corsica) or RPPS (AF §4.2)
 
 
 def file_line(row_number: int) -> int:
@@ -177,6 +179,15 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
         self.lines_by_identifier: dict[str, int] = {}
         super().before_import(dataset, **kwargs)
+
+    def get_instance(self, instance_loader: Any, row: Any) -> Client | None:
+        """The stored client this row updates. A cell that cannot be an identifier (a NUL byte, letters, 40 digits)
+        matches no stored client, whose identifiers are all valid: the row is then checked as a new client, and the
+        rules refuse it naming the column, instead of the database failing on the lookup."""
+        identifier = self.fields[self._meta.import_id_fields[0]].clean(row)
+        if not STORED_IDENTIFIER.fullmatch(identifier or ""):
+            return None
+        return super().get_instance(instance_loader, row)
 
     def import_instance(self, instance: Client, row: Any, **kwargs: Any) -> None:
         try:
