@@ -9,13 +9,14 @@
 """
 
 import ipaddress
+import logging
 import re
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import get_resolver, reverse
 from django.utils.cache import add_never_cache_headers
 
 Middleware = Callable[[HttpRequest], HttpResponse]
@@ -26,8 +27,11 @@ PATH_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 VALUE_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+security_logger = logging.getLogger("django.security.ControlCharacterInRequest")
+
+
 class ControlCharacterInRequest(SuspiciousOperation):
-    """A control character in the path or the query string (answered 400, logged on ``django.security``)."""
+    """A control character in the path or the query string (answered 400)."""
 
 
 def forwarded_client_address(meta: dict[str, str], trusted_proxy_count: int) -> str | None:
@@ -68,19 +72,31 @@ class ClientAddressMiddleware:
         return self.get_response(request)
 
 
+def control_character_refusal(request: HttpRequest) -> str:
+    """Why the path or the query string of this request is refused, or "" when it holds no control character."""
+    if PATH_CONTROL_CHARACTERS.search(request.path):
+        return "control character in the request path"
+    for name, values in request.GET.lists():
+        if PATH_CONTROL_CHARACTERS.search(name) or any(VALUE_CONTROL_CHARACTERS.search(value) for value in values):
+            return "control character in the query string"
+    return ""
+
+
 class ControlCharacterMiddleware:
-    """Refuses (400, the French error page) a request whose path or query string holds a control character."""
+    """Refuses (400, the French error page) a request whose path or query string holds a control character.
+
+    Logged as a warning on ``django.security.ControlCharacterInRequest``, without a traceback: a probe sends many.
+    """
 
     def __init__(self, get_response: Middleware) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if PATH_CONTROL_CHARACTERS.search(request.path):
-            raise ControlCharacterInRequest("Control character in the request path.")
-        for name, values in request.GET.lists():
-            if PATH_CONTROL_CHARACTERS.search(name) or any(VALUE_CONTROL_CHARACTERS.search(value) for value in values):
-                raise ControlCharacterInRequest("Control character in the query string.")
-        return self.get_response(request)
+        refusal = control_character_refusal(request)
+        if not refusal:
+            return self.get_response(request)
+        security_logger.warning("Refused (400): %s: %r", refusal, request.get_full_path()[:300])
+        return get_resolver().resolve_error_handler(400)(request, ControlCharacterInRequest(refusal))
 
 
 class ResponseHeadersMiddleware:
