@@ -95,7 +95,8 @@ class ControlCharacterMiddleware:
         refusal = control_character_refusal(request)
         if not refusal:
             return self.get_response(request)
-        security_logger.warning("Refused (400): %s: %r", refusal, request.get_full_path()[:300])
+        # Not the address itself: it may hold a personal link's token.
+        security_logger.warning("Refused (400): %s, from %s", refusal, request.META.get("REMOTE_ADDR", "?"))
         return get_resolver().resolve_error_handler(400)(request, ControlCharacterInRequest(refusal))
 
 
