@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test install install-dev lint system-packages
+.PHONY: run test production install install-dev lint system-packages
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -15,6 +15,11 @@ run: install
 
 test: install-dev
 	$(BIN)/pytest
+
+# Production (README, "Production"): the environment gives the settings; each web start migrates, collects the static
+# files, then serves with gunicorn; plus the Celery worker and beat. Not for the demo: `make run` is.
+production: install
+	$(BIN)/honcho --procfile Procfile.production start
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -15,3 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("espace-client/", include("portal.urls")),
 ]
+
+# French error pages, with a link back to the back-office or the client space (segur_portal.errors).
+handler400 = "segur_portal.errors.bad_request"
+handler403 = "segur_portal.errors.permission_denied"
+handler404 = "segur_portal.errors.page_not_found"
+handler500 = "segur_portal.errors.server_error"

@@ -50,7 +50,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (audit trails, Axes, rate limits) sees the client's address, not the proxy's.
+    "segur_portal.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside the checks below, so that their refusals (400, 403) also carry the headers.
+    "segur_portal.middleware.ResponseHeadersMiddleware",
+    # Before any view or query: a NUL byte or another control character in the path or query string is a 400.
+    "segur_portal.middleware.ControlCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -62,6 +68,18 @@ MIDDLEWARE = [
     # AxesMiddleware must stay last: it turns a lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- Security headers and proxies (production.py adds HTTPS, HSTS and secure cookies) ---
+# Reverse proxies in front of the app that append to X-Forwarded-For (segur_portal.middleware); 0 trusts none.
+SEGUR_TRUSTED_PROXY_COUNT = int(os.environ.get("SEGUR_TRUSTED_PROXY_COUNT", "0"))
+# Scripts only from our own origin (the admin's and ours are all static files). Styles also allow inline style
+# attributes and blocks: django-import-export's export page and a few of our admin templates use them.
+SEGUR_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# The French refusal page for a missing or wrong CSRF token (staff and client forms).
+CSRF_FAILURE_VIEW = "segur_portal.errors.csrf_failure"
 
 ROOT_URLCONF = "segur_portal.urls"
 WSGI_APPLICATION = "segur_portal.wsgi.application"
