@@ -11,12 +11,8 @@ GUNICORN_MAX_REQUESTS      requests after which a worker is replaced, bounding m
 GUNICORN_ACCESS_LOG        access log file, ``-`` for standard output (default), empty for none
 """
 
-import hashlib
 import multiprocessing
 import os
-import re
-
-from gunicorn.glogging import Logger
 
 # Gunicorn only ever serves production: never start it on the development settings (DEBUG) by mistake.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segur_portal.settings.production")
@@ -40,22 +36,6 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
-# A personal client-space link is a credential: the access log keeps only a digest of its token.
-PERSONAL_LINK = re.compile(r"(/espace-client/acces/)([^/?#\s\"]+)")
-
-
-def mask_personal_links(text: str) -> str:
-    return PERSONAL_LINK.sub(
-        lambda match: match.group(1) + "sha256:" + hashlib.sha256(match.group(2).encode()).hexdigest()[:16], text
-    )
-
-
-class MaskingLogger(Logger):
-    """Gunicorn's logger, with the tokens of personal links replaced by a digest in every access-log field."""
-
-    def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {key: mask_personal_links(value) if isinstance(value, str) else value for key, value in atoms.items()}
-
-
-logger_class = MaskingLogger
+# A personal client-space link is a credential: the access and error logs keep only a digest of its token
+# (the same redaction as Django's own logs, portal.log_redaction).
+logger_class = "portal.log_redaction.RedactingGunicornLogger"

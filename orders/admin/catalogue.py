@@ -71,8 +71,8 @@ class ProviderAdmin(admin.ModelAdmin):
 class SolutionVersionFormSet(BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
-        if any(self.errors):
-            return
+        if any(self.errors) or self.instance.programme_id is None:
+            return  # the solution's own form reports what is missing (its programme)
         pending = [
             rules.VersionFacts(
                 form.cleaned_data["label"],

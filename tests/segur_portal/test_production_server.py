@@ -119,7 +119,7 @@ def test_the_production_start_serves_pages_static_files_and_health_behind_the_pr
     time.sleep(0.5)
     access_lines = [line for line in log.read_text().splitlines() if '"GET /espace-client/acces/' in line]
     assert len(access_lines) == 1
-    assert "/espace-client/acces/sha256:" in access_lines[0]
+    assert "/espace-client/acces/<jeton:" in access_lines[0]
     assert token not in access_lines[0]
 
 
