@@ -1,39 +1,15 @@
 """Two staff members act on the same order at the same time: exactly one wins (PostgreSQL row locks, SPEC §7)."""
 
-import threading
-
 import pytest
 import time_machine
-from django.db import connection
 
 from orders import services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderEvent
+from tests.concurrency import run_concurrently
 from tests.factories import advance, make_order, paris
 
 TODAY = paris(2026, 11, 23, 10)
-
-
-def run_concurrently(*calls):
-    """Start every call at the same instant in its own thread and database connection; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # collected and asserted by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.mark.postgres

@@ -1,40 +1,16 @@
 """Twenty link requests at the same instant cannot beat the hourly limits (PostgreSQL row locks on the counters):
 the address gets at most ``PORTAL_LINK_REQUESTS_PER_HOUR`` links, one IP at most its own limit."""
 
-import threading
-
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from monitoring.models import OutboxEmail
 from portal import services
 from portal.models import PortalEvent, PortalEventKind
+from tests.concurrency import run_concurrently
 from tests.factories import make_doctor
 
 PARALLEL_REQUESTS = 20
-
-
-def run_concurrently(*calls):
-    """Start every call at the same instant in its own thread and database connection; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # collected and asserted by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index, call)) for index, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def request_from(email: str, ip_address: str):
