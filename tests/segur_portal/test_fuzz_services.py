@@ -25,6 +25,7 @@ from orders import rules, services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderEvent
 from portal.services import access_link_request
+from tests.clients.test_imports import DOCTOR_HEADERS
 from tests.factories import advance, make_doctor, make_order, make_solution, paris, valid_rpps
 
 pytestmark = pytest.mark.django_db
@@ -341,17 +342,6 @@ def test_fuzz_covers_every_action_with_params() -> None:
     assert not untried, untried
 
 
-DOCTOR_IMPORT_HEADERS = [
-    "nom",
-    "rpps",
-    "specialite",
-    "patients_medecin_traitant",
-    "email",
-    "vague1_beneficiaire",
-    "vague1_autofinance",
-]
-
-
 @given(
     rows=st.lists(
         st.tuples(text, st.one_of(st.builds(lambda: valid_rpps()), text), text, counts, text, text, text),
@@ -368,7 +358,7 @@ def test_client_import_refuses_the_whole_file_or_stores_every_row(rows) -> None:
 
     with rolled_back():
         before = Client.objects.count()
-        dataset = tablib.Dataset(headers=DOCTOR_IMPORT_HEADERS)
+        dataset = tablib.Dataset(headers=DOCTOR_HEADERS)
         for row in rows:
             dataset.append([str(value) for value in row])
         result = DoctorResource().import_data(dataset, dry_run=False)
