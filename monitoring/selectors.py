@@ -184,10 +184,11 @@ def mark_blocked(items: list[dict[str, Any]], now: datetime) -> None:
     )
     for item in items:
         item["blocked"] = ""
-        order = orders.get(item["order"].pk) if item.get("order") else None
+        action_name = DEADLINE_ACTIONS.get(item["deadline"].code)
+        order = orders.get(item["order"].pk) if item.get("order") and action_name else None
         if order is None:
             continue
-        action = services.ACTIONS[DEADLINE_ACTIONS[item["deadline"].code]]
+        action = services.ACTIONS[action_name]
         violations = services.action_violations(order, action, {}, None, now)
         blocking = [violation for violation in violations if violation.field not in TYPED_FIELDS]
         if blocking:
