@@ -47,6 +47,7 @@ def test_deployment_lists_a_crunch_day_sees_a_blocked_deadline_and_exports_the_c
     page.fill("#id_username", "deploiement")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
+    screenshots(page, "admin-home-calendar-entry")
     page.locator("#content-main").get_by_role("link", name="Calendrier des échéances").click()
     page.wait_for_url("**/admin/calendrier/")
     crunch_day = page.locator("section.calendar-day", has_text="16/12/2026")
