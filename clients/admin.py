@@ -28,7 +28,14 @@ from orders.exceptions import BusinessRuleError, RuleViolation
 from portal import services as portal_services
 from segur_portal import pending_imports
 from segur_portal.records import ViewOnlyAdminMixin
-from segur_portal.spreadsheets import EXPORT_FORMATS, IMPORT_FORMATS, UnreadableFile, open_table, size_violation
+from segur_portal.spreadsheets import (
+    EXPORT_FORMATS,
+    IMPORT_FORMATS,
+    FrenchExportForm,
+    UnreadableFile,
+    open_table,
+    size_violation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +89,7 @@ class AllOrNothingImportAdminMixin:
     import_form_class = SpreadsheetImportForm
     import_formats = IMPORT_FORMATS
     export_formats = EXPORT_FORMATS
+    export_form_class = FrenchExportForm
 
     def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         """The library's preview, with errors in French (file line and column, never a traceback), paginated."""

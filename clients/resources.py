@@ -61,7 +61,25 @@ class AllOrNothingResourceMixin:
 
 
 class SafeExportMixin:
-    """Every exported cell goes through ``safe_cell``: a name such as ``=HYPERLINK(…)`` is never a live formula."""
+    """Every exported cell goes through ``safe_cell``: a name such as ``=HYPERLINK(…)`` is never a live formula.
+
+    The file's headers are French (``export_headers``: column → header); an import of our own export reads them back
+    (``import_column``), so the columns of a hand-made file keep their short names.
+    """
+
+    export_headers: dict[str, str] = {}
+
+    @classmethod
+    def export_header(cls, field: fields.Field) -> str:
+        return cls.export_headers.get(field.column_name, field.column_name)
+
+    @classmethod
+    def import_column(cls, header: str) -> str:
+        columns = {label.casefold(): column for column, label in cls.export_headers.items()}
+        return columns.get(str(header).strip().casefold(), header)
+
+    def get_export_headers(self, selected_fields: Any = None) -> list[str]:
+        return [self.export_header(field) for field in self.get_export_fields(selected_fields)]  # type: ignore[attr-defined]
 
     def export_field(self, field: fields.Field, instance: Any, **kwargs: Any) -> Any:
         return safe_cell(super().export_field(field, instance, **kwargs))  # type: ignore[misc]
@@ -165,6 +183,15 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
     postal_code = text("postal_code", "code_postal")
     city = text("city", "ville")
     installed_version = text("installed_version", "version_installee")
+    export_headers = {
+        "nom": "Nom",
+        "email": "E-mail",
+        "telephone": "Téléphone",
+        "adresse": "Adresse",
+        "code_postal": "Code postal",
+        "ville": "Ville",
+        "version_installee": "Version installée",
+    }
 
     class Meta:
         model = Client
@@ -178,6 +205,8 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
 
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
         self.lines_by_identifier: dict[str, int] = {}
+        if dataset.headers:  # our own export, re-imported: its French headers name the columns
+            dataset.headers = [self.import_column(header) for header in dataset.headers]
         super().before_import(dataset, **kwargs)
 
     def get_instance(self, instance_loader: Any, row: Any) -> Client | None:
@@ -265,6 +294,15 @@ class DoctorResource(ClientResourceBase):
         attribute="wave1_self_funded", column_name="vague1_autofinance", widget=OuiNonWidget()
     )
 
+    export_headers = {
+        **ClientResourceBase.export_headers,
+        "rpps": "RPPS",
+        "specialite": "Spécialité",
+        "patients_medecin_traitant": "Patients (médecin traitant)",
+        "vague1_beneficiaire": "Bénéficiaire de la vague 1",
+        "vague1_autofinance": "Autofinancé en vague 1",
+    }
+
     class Meta(ClientResourceBase.Meta):
         name = "Médecins libéraux"
         import_id_fields = ("rpps",)
@@ -303,6 +341,20 @@ class StructureResource(ClientResourceBase):
     siren = text("siren", "siren")
     tranche = fields.Field(attribute="tranche", column_name="tranche", readonly=True)
     staff_count = fields.Field(attribute="staff_count", column_name="effectif", readonly=True)
+
+    export_headers = {
+        **ClientResourceBase.export_headers,
+        "type": "Type (msp ou cds)",
+        "finess": "FINESS",
+        "type_cds": "Type de centre de santé",
+        "signataire_aci": "Signataire de l'ACI",
+        "effectifs_declares": "Effectifs déclarés",
+        "medecins_liberaux": "Médecins libéraux",
+        "medecins_salaries": "Médecins salariés",
+        "siren": "SIREN",
+        "tranche": "Tranche",
+        "effectif": "Effectif",
+    }
 
     class Meta(ClientResourceBase.Meta):
         name = "Structures (MSP, centres de santé)"

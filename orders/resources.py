@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from import_export import fields, resources, widgets
+from import_export import fields, resources
 
 from clients.models import Client
 from clients.resources import AllOrNothingResourceMixin, SafeExportMixin, violations_as_errors
@@ -17,6 +17,7 @@ from clients.rules import normalise_identifier
 from orders import rules, services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, Prestation, Programme, Solution, VatRegime
+from segur_portal.spreadsheets import FrenchDateTimeWidget, FrenchDecimalWidget
 
 LGC_PROGRAMME_CODE = "MDV-LGC-Va2"
 PRESTATION_CODES = {
@@ -47,7 +48,6 @@ ORDER_COLUMNS = {
 }
 CENT = Decimal("0.01")
 AMOUNT_PATTERN = re.compile(r"^-?\d+(?:\.\d+)?$")
-PARIS_DATETIME_FORMAT = "%d/%m/%Y %H:%M"
 # Day first, as written in France: never the US month/day of Django's default input formats (05/11 is 5 November).
 ISSUE_DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 ISSUE_DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
@@ -239,14 +239,13 @@ def balance_amount(order: Order) -> Decimal:
 
 
 def money(attribute: str, column_name: str) -> fields.Field:
-    return fields.Field(attribute=attribute, column_name=column_name, widget=widgets.DecimalWidget())
+    """An amount: ``3160,50`` in CSV, a number in XLSX."""
+    return fields.Field(attribute=attribute, column_name=column_name, widget=FrenchDecimalWidget())
 
 
 def paris_moment(attribute: str, column_name: str) -> fields.Field:
-    """A timestamp in Europe/Paris (the widget converts to local time; XLSX gets a real date cell)."""
-    return fields.Field(
-        attribute=attribute, column_name=column_name, widget=widgets.DateTimeWidget(format=PARIS_DATETIME_FORMAT)
-    )
+    """A timestamp in Europe/Paris: ``16/12/2026 12:00`` in CSV, a date cell in XLSX."""
+    return fields.Field(attribute=attribute, column_name=column_name, widget=FrenchDateTimeWidget())
 
 
 class OrderExportResource(SafeExportMixin, resources.ModelResource):
@@ -266,8 +265,8 @@ class OrderExportResource(SafeExportMixin, resources.ModelResource):
     vat = ComputedField(lambda order: str(order.get_vat_regime_display()), column_name="regime_tva")
     principal_amount = money("principal_amount", "montant_principal")
     secondary_amount = money("secondary_amount", "montant_secondaire")
-    advance = ComputedField(advance_amount, column_name="avance", widget=widgets.DecimalWidget())
-    balance = ComputedField(balance_amount, column_name="solde", widget=widgets.DecimalWidget())
+    advance = ComputedField(advance_amount, column_name="avance", widget=FrenchDecimalWidget())
+    balance = ComputedField(balance_amount, column_name="solde", widget=FrenchDecimalWidget())
     state_label = ComputedField(lambda order: str(order.get_state_display()), column_name="etat")
     signed = paris_moment("signed_at", "signe_le")
     advance_requested = paris_moment("advance_requested_at", "avance_demandee_le")
@@ -275,6 +274,28 @@ class OrderExportResource(SafeExportMixin, resources.ModelResource):
     va_signed = paris_moment("va_signed_at", "va_signee_le")
     balance_requested = paris_moment("balance_requested_at", "solde_demande_le")
     balance_reference = fields.Field(attribute="balance_asp_reference", column_name="reference_asp_solde")
+    export_headers = {
+        "numero": "N° de commande",
+        "client": "Client",
+        "rpps_ou_finess": "RPPS ou FINESS",
+        "type_client": "Type de client",
+        "tranche": "Tranche",
+        "solution": "Solution",
+        "referencement_ans": "Référencement ANS",
+        "prestation": "Prestation",
+        "regime_tva": "Régime de TVA",
+        "montant_principal": "Montant principal (€)",
+        "montant_secondaire": "Montant secondaire (€)",
+        "avance": "Avance (€)",
+        "solde": "Solde (€)",
+        "etat": "État",
+        "signe_le": "Signé le",
+        "avance_demandee_le": "Avance demandée le",
+        "reference_asp_avance": "Référence ASP de l'avance",
+        "va_signee_le": "VA signée le",
+        "solde_demande_le": "Solde demandé le",
+        "reference_asp_solde": "Référence ASP du solde",
+    }
 
     class Meta:
         model = Order

@@ -23,7 +23,7 @@ from clients.models import Client
 from monitoring.models import MonitoringMonth
 from orders import rules
 from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
-from orders.models import Order, OrderEvent, OrderState, PriceCeiling, Programme, SignatureMethod, Solution
+from orders.models import Order, OrderEvent, OrderState, Programme, SignatureMethod, Solution
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +80,8 @@ def event_record(
 
 
 def ceiling_table(programme: Programme) -> dict[tuple[str, str, str], Decimal]:
-    """The programme's published price tables as a mapping (one query)."""
-    return {
-        (cell.prestation, cell.category, cell.vat_regime): cell.amount
-        for cell in PriceCeiling.objects.filter(programme=programme)
-    }
+    """The programme's published price tables as a mapping (one query, none when ``ceilings`` is prefetched)."""
+    return {(cell.prestation, cell.category, cell.vat_regime): cell.amount for cell in programme.ceilings.all()}
 
 
 def default_amounts(

@@ -13,13 +13,18 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import tablib
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from import_export import widgets
 from import_export.formats import base_formats
+from import_export.forms import SelectableFieldsExportForm
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -232,5 +237,70 @@ class FrenchCSV(base_formats.CSV):
         return dataset
 
 
+# --- Exports French Excel opens in columns -------------------------------------------------------------------------
+
+BOM = "\ufeff"  # tells Excel the file is UTF-8 (accents), and with ``;`` it splits the columns by itself
+EXPORT_DELIMITER = ";"
+PARIS_DATETIME_FORMAT = "%d/%m/%Y %H:%M"
+
+
+def french_decimal(value: Decimal | int | float | None) -> str:
+    """An amount as French Excel reads a number: ``3160,50`` (two decimals, comma, no thousands separator)."""
+    if value is None:
+        return ""
+    return f"{Decimal(value):.2f}".replace(".", ",")
+
+
+def paris_datetime_text(value: datetime | None) -> str:
+    """A moment as people read it here: ``16/12/2026 12:00``, in Europe/Paris time."""
+    if value is None:
+        return ""
+    return timezone.localtime(value, ZoneInfo(settings.TIME_ZONE)).strftime(PARIS_DATETIME_FORMAT)
+
+
+class FrenchExportCSV(base_formats.CSV):
+    """The CSV export: ``;`` separator and a UTF-8 BOM, so French Excel opens it in columns with its accents.
+
+    ``FrenchCSV`` reads it back (it detects the BOM and the separator).
+    """
+
+    def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> str:
+        return BOM + dataset.export("csv", delimiter=EXPORT_DELIMITER, **kwargs)
+
+    def get_content_type(self) -> str:
+        return "text/csv; charset=utf-8"
+
+
+class FrenchDecimalWidget(widgets.DecimalWidget):
+    """An amount: ``3160,50`` in CSV; a number in XLSX (summable, shown with the reader's decimal comma)."""
+
+    def render(self, value: Any, obj: Any = None, **kwargs: Any) -> Any:
+        if kwargs.get("force_native_type"):
+            return value
+        return french_decimal(value) if isinstance(value, Decimal | int | float) else ""
+
+
+class FrenchDateTimeWidget(widgets.DateTimeWidget):
+    """A moment in Paris time: ``16/12/2026 12:00`` in CSV; a date cell in XLSX (the library's naive Paris time)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format=PARIS_DATETIME_FORMAT, **kwargs)
+
+    def render(self, value: Any, obj: Any = None, **kwargs: Any) -> Any:
+        if kwargs.get("force_native_type"):
+            return super().render(value, obj, **kwargs)
+        return paris_datetime_text(value) if isinstance(value, datetime) else ""
+
+
+class FrenchExportForm(SelectableFieldsExportForm):
+    """The export page lists each column under the header the file will carry (French), not its English field name."""
+
+    def _get_field_label(self, resource: Any, field_name: str) -> str:
+        field = resource.fields.get(field_name)
+        if field is None:
+            return field_name
+        return resource.export_header(field) if hasattr(resource, "export_header") else field.column_name
+
+
 IMPORT_FORMATS = [FrenchCSV, base_formats.XLSX]
-EXPORT_FORMATS = [base_formats.CSV, base_formats.XLSX]
+EXPORT_FORMATS = [FrenchExportCSV, base_formats.XLSX]

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from monitoring.views import deadline_calendar, healthz
+from monitoring.views import deadline_calendar, deadline_calendar_csv, healthz
 
 admin.site.site_header = "Ségur — back-office"
 admin.site.site_title = "Ségur back-office"
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/calendrier/", deadline_calendar, name="deadline_calendar"),
+    path("admin/calendrier/export.csv", deadline_calendar_csv, name="deadline_calendar_csv"),
     path("admin/", admin.site.urls),
     path("espace-client/", include("portal.urls")),
 ]

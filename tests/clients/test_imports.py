@@ -193,7 +193,7 @@ def test_the_doctors_export_holds_doctors_only():
 
     dataset = DoctorResource().export(Client.objects.all())
 
-    assert [row[dataset.headers.index("rpps")] for row in dataset] == [doctor.rpps]
+    assert [row[dataset.headers.index("RPPS")] for row in dataset] == [doctor.rpps]
 
 
 # --- Structures ------------------------------------------------------------------------------------------------------

@@ -255,10 +255,10 @@ def test_the_calendar_shows_overdue_first_then_the_next_90_days_with_amounts(cli
         client.force_login(team["admin"])
         after_date_4 = client.get(reverse("deadline_calendar")).content.decode()
 
-    assert "16/12/2026 — 2 échéance(s) · 1\u00a0153,00 € en jeu" in before_date_4
+    assert "16/12/2026 — 2 échéances · 1\u00a0153,00&nbsp;€ en jeu" in before_date_4
     assert installed.number not in before_date_4
     assert firm.number in only_advances and "Faire signer" not in only_advances
-    assert "En retard : 2 échéance(s) · 1\u00a0153,00 € en jeu" in after_date_4
+    assert "En retard : 2 échéances · 1\u00a0153,00&nbsp;€ en jeu" in after_date_4
 
 
 @pytest.mark.django_db
@@ -409,8 +409,8 @@ def test_a_crunch_day_lists_a_bounded_number_of_rows_but_counts_them_all(client,
         page = client.get(reverse("deadline_calendar")).content.decode()
         filtered = client.get(reverse("deadline_calendar"), {"echeance": "DATE_4_SIGNATURE"}).content.decode()
 
-    assert "16/12/2026 — 4 échéance(s)" in page
+    assert "16/12/2026 — 4 échéances" in page
     assert "<strong>4</strong> × Faire signer le bon de commande par le client" in page
     assert sum(page.count(order.number) for order in orders) == 3
-    assert "… et 1 autre(s) échéance(s) ce jour-là" in page
-    assert sum(filtered.count(order.number) for order in orders) == 4 and "autre(s) échéance(s)" not in filtered
+    assert "… et 1 autre échéance ce jour-là" in page
+    assert sum(filtered.count(order.number) for order in orders) == 4 and "Tout afficher" not in filtered

@@ -91,9 +91,9 @@ def test_client_export_neutralises_formulas(client, file_format):
 
     assert response.status_code == 200
     if file_format == "csv":
-        values = [
-            cell for row in tablib.Dataset().load(response.content.decode("utf-8-sig"), format="csv") for cell in row
-        ]
+        assert response.content.startswith(b"\xef\xbb\xbf")
+        dataset = tablib.Dataset().load(response.content.decode("utf-8-sig"), format="csv", delimiter=";")
+        values = [cell for row in dataset for cell in row]
     else:
         cells = sheet_cells(response.content)
         assert all(cell.data_type != "f" for cell in cells)
@@ -119,16 +119,16 @@ def test_the_asp_batch_export_neutralises_a_client_name_and_keeps_amounts_numeri
 
     assert response.status_code == 200
     if file_format == "csv":
-        dataset = tablib.Dataset().load(response.content.decode("utf-8-sig"), format="csv")
+        dataset = tablib.Dataset().load(response.content.decode("utf-8-sig"), format="csv", delimiter=";")
         row = dict(zip(dataset.headers, dataset[0], strict=True))
     else:
         cells = sheet_cells(response.content)
         assert all(cell.data_type != "f" for cell in cells)
         width = len(OrderExportResource._meta.fields)
         row = dict(zip([cell.value for cell in cells[:width]], [cell.value for cell in cells[width:]], strict=True))
-        assert isinstance(row["montant_principal"], float | int)  # amounts stay numbers
-    assert row["client"] == "'" + order.client.name
-    assert row["numero"] == order.number
+        assert isinstance(row["Montant principal (€)"], float | int)  # amounts stay numbers
+    assert row["Client"] == "'" + order.client.name
+    assert row["N° de commande"] == order.number
 
 
 # --- Roles -----------------------------------------------------------------------------------------------------------
