@@ -31,10 +31,22 @@ def paris_date_time(value: datetime) -> tuple[str, str]:
     return f"{local:%d/%m/%Y}", f"{local:%H:%M}"
 
 
-def run_counts(total: int, done: int, refused: int) -> str:
-    """« 38 traitées : 35 faites, 3 refusées », each number with its own French plural."""
+def paris_when(value: datetime) -> str:
+    """« 23/11/2026 à 14:00 », Paris time."""
+    day, time = paris_date_time(value)
+    return _g("%(date)s à %(time)s") % {"date": day, "time": time}
+
+
+def run_counts(total: int, done: int, refused: int, *, with_noun: bool = False) -> str:
+    """« 38 traitées : 35 faites, 3 refusées » (« 38 commandes traitées : … » ``with_noun``), each number with its own
+    French plural."""
+    treated = (
+        ngettext("%(count)s commande traitée", "%(count)s commandes traitées", total)
+        if with_noun
+        else ngettext("%(count)s traitée", "%(count)s traitées", total)
+    )
     return _g("%(total)s : %(done)s, %(refused)s") % {
-        "total": ngettext("%(count)s traitée", "%(count)s traitées", total) % {"count": total},
+        "total": treated % {"count": total},
         "done": ngettext("%(count)s faite", "%(count)s faites", done) % {"count": done},
         "refused": ngettext("%(count)s refusée", "%(count)s refusées", refused) % {"count": refused},
     }
@@ -204,7 +216,7 @@ class OrderBulkMixin:
             {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
-                "title": action.label,
+                "title": _g("À confirmer : %(action)s") % {"action": action.label},
                 "action": action,
                 "action_code": request.POST.get("action", ""),
                 "lines": lines,

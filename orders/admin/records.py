@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from orders import services
-from orders.admin.bulk import paris_date_time, run_counts
+from orders.admin.bulk import paris_when, run_counts
 from orders.admin.common import state_badge
 from orders.models import BulkRun, BulkRunItem, DocumentBatch, Order, OrderEvent
 from segur_portal.records import ViewOnlyAdminMixin
@@ -89,8 +89,8 @@ class WithRefusalsFilter(admin.SimpleListFilter):
         return queryset
 
 
-def run_values(run: BulkRun) -> list[tuple[str, str]]:
-    """The values given to the run, in French (label, value): dates as dd/mm/yyyy HH:MM, Paris time."""
+def run_values(run: BulkRun) -> list[str]:
+    """The values given to the run, in French: « Reçue par l'ASP le 20/11/2026 à 14:00 », « Référence ASP : X »."""
     action = services.ACTIONS.get(run.action)
     values = []
     for spec in action.params if action else ():
@@ -98,9 +98,9 @@ def run_values(run: BulkRun) -> list[tuple[str, str]]:
         if value in (None, ""):
             continue
         if spec.kind == "datetime":
-            day, time = paris_date_time(datetime.fromisoformat(value))
-            value = f"{day} {time}"
-        values.append((spec.label, str(value)))
+            values.append(f"{spec.label} {paris_when(datetime.fromisoformat(value))}")
+        else:
+            values.append(f"{spec.label} : {value}")
     return values
 
 
@@ -116,12 +116,11 @@ class BulkRunAdmin(OrderReadersMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("lancé le"), ordering="created_at")
     def created_at_display(self, run: BulkRun) -> str:
-        day, time = paris_date_time(run.created_at)
-        return f"{day} {time}"
+        return paris_when(run.created_at)
 
     @admin.display(description=_("valeurs saisies"))
     def values_display(self, run: BulkRun) -> str:
-        return " · ".join(f"{label} {value}" for label, value in run_values(run))
+        return " · ".join(run_values(run))
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -140,20 +139,19 @@ class BulkRunAdmin(OrderReadersMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
             items = items.filter(outcome=outcome)
         rows = [(item, state_badge(item.state)) for item in items.order_by("-outcome", "number")]
         refused_ids = list(run.items.filter(outcome=BulkRunItem.REFUSED).values_list("order_id", flat=True))
-        day, time = paris_date_time(run.created_at)
         return TemplateResponse(
             request,
             "admin/orders/bulkrun/report.html",
             {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
-                "title": run.label,
+                "title": _("Compte rendu : %(action)s") % {"action": run.label},
                 "run": run,
-                "launched": f"{day} {time}",
+                "launched": paris_when(run.created_at),
                 "values": run_values(run),
                 "rows": rows,
                 "counts": counts,
-                "counts_text": run_counts(counts["total"], counts["done"], counts["refused"]),
+                "counts_text": run_counts(counts["total"], counts["done"], counts["refused"], with_noun=True),
                 "outcome": outcome,
                 "filters": [
                     ("", _("Toutes"), counts["total"]),

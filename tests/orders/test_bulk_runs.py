@@ -207,8 +207,8 @@ def test_confirming_runs_with_the_typed_date_and_the_result_page_persists(financ
     }
     page = text(finance.get(url))  # a new request: the report does not live in a flash message
     assert "3 traitées : 2 faites, 1 refusée — " in page and "voir le compte rendu" in page
-    assert "Commandes 3 traitées : 2 faites, 1 refusée." in page
-    assert "20/11/2026 14:00" in page and "ASP-LOT-9" in page
+    assert "3 commandes traitées : 2 faites, 1 refusée." in page
+    assert "Reçue par l'ASP le 20/11/2026 à 14:00" in page and "Référence ASP : ASP-LOT-9" in page
     assert page.index(draft.number) < min(page.index(o.number) for o in good)  # refused first
     assert "impossible depuis l'état « Brouillon »" in page and draft.client.name in page
     assert f'href="{reverse("admin:orders_order_change", args=[draft.pk])}"' in page
