@@ -149,7 +149,7 @@ def test_the_run_costs_a_constant_number_of_queries_per_order():
         return len(captured)
 
     per_order = (queries(many) - queries(few)) / 4
-    assert per_order <= 12, per_order  # lock, rules, save, event: the single action's cost, nothing per run on top
+    assert per_order <= 6, per_order  # lock, save, event: the single action's cost (5 today), nothing more per order
 
 
 # --- The admin: confirmation, run, result page ------------------------------------------------------------------
@@ -305,3 +305,41 @@ def test_the_asp_package_refusal_message_uses_french_plurals(finance):
     page = text(finance.get(LIST_URL))
 
     assert "1 dossier incomplet n'est pas dans le ZIP" in page and "(s)" not in page.split("messagelist")[-1][:400]
+
+
+def test_the_list_of_runs_reads_in_french_and_filters_runs_with_refusals(finance):
+    solution = make_solution()
+    clean = bulk.bulk_run_perform(
+        action_name="file_advance",
+        order_ids=[o.pk for o in firm_orders(1, solution)],
+        params={"received_at": paris(2026, 11, 20, 14)},
+        acting_user=None,
+    )
+    with_refusal = bulk.bulk_run_perform(
+        action_name="file_advance",
+        order_ids=[make_order(solution=solution).pk],
+        params={"received_at": paris(2026, 11, 21, 9, 30)},
+        acting_user=None,
+    )
+    url = reverse("admin:orders_bulkrun_changelist")
+
+    page = text(finance.get(url))
+    refused_only = text(finance.get(url, {"refus": "oui"}))
+
+    assert "Reçue par l'ASP le 20/11/2026 à 14:00" in page and "23/11/2026 à 10:00" in page
+    assert "file_advance" not in page
+    change = reverse("admin:orders_bulkrun_change", args=[with_refusal.pk])
+    assert change in refused_only and reverse("admin:orders_bulkrun_change", args=[clean.pk]) not in refused_only
+
+
+def test_the_confirmation_page_costs_a_small_constant_number_of_queries_per_order(finance):
+    solution = make_solution()
+    few, many = firm_orders(2, solution), firm_orders(12, solution)
+
+    def queries(orders):
+        with CaptureQueriesContext(connection) as captured:
+            assert post_action(finance, orders, index=0).status_code == 200
+        return len(captured)
+
+    per_order = (queries(many) - queries(few)) / 10
+    assert per_order <= 1, per_order  # every order comes with its programme, solution and client (0 today)
