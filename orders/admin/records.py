@@ -45,10 +45,16 @@ class OrderEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(DocumentBatch)
 class DocumentBatchAdmin(OrderReadersMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/orders/documentbatch/change_form.html"
-    list_display = ("created_at", "kind", "progress", "status", "requested_by", "finished_at")
+    list_display = ("created_at", "kind", "progress", "status", "requester", "finished_at")
     list_filter = ("status", "kind")
-    fields = ("kind", "progress", "status", "requested_by", "created_at", "finished_at", "refusal_list")
+    fields = ("kind", "progress", "status", "requester", "created_at", "finished_at", "refusal_list")
     readonly_fields = fields
+    list_select_related = ("requested_by",)
+
+    @admin.display(description=_("demandé par"), ordering="requested_by__username")
+    def requester(self, batch: DocumentBatch) -> str:
+        # The name only: a link to the user's page would be a 403 for everyone but the administrators.
+        return batch.requested_by.get_username() if batch.requested_by else "—"
 
     @admin.display(description=_("avancement"))
     def progress(self, batch: DocumentBatch) -> str:
@@ -57,6 +63,8 @@ class DocumentBatchAdmin(OrderReadersMixin, ViewOnlyAdminMixin, admin.ModelAdmin
 
     @admin.display(description=_("refus"))
     def refusal_list(self, batch: DocumentBatch) -> str:
+        if not batch.refusals:
+            return "—"
         numbers = dict(
             Order.objects.filter(pk__in=[refusal["order_id"] for refusal in batch.refusals]).values_list("pk", "number")
         )

@@ -9,7 +9,7 @@ import time_machine
 from django.conf import settings
 
 from orders.models import BulkRun, Order
-from orders.roles import FINANCE_GROUP
+from orders.roles import FINANCE_GROUP, SALES_GROUP
 from tests.factories import advance, make_doctor, make_order, make_solution, make_user, paris
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -95,3 +95,34 @@ def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lastin
     assert set(Order.objects.filter(pk__in=[o.pk for o in firm]).values_list("advance_asp_reference", flat=True)) == {
         "ASP-LOT-E2E"
     }
+
+
+@pytest.mark.usefixtures("programme_data")
+def test_the_salesperson_follows_the_batch_he_launched(live_server, new_browser_page, monkeypatch):
+    from orders import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.generate_document_batch, "delay", queued.append)  # no worker here: the page is the test
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        orders = [make_order() for _ in range(2)]
+    user = make_user("c.durand", SALES_GROUP)
+    user.set_password(PASSWORD)
+    user.save()
+    page = new_browser_page(viewport={"width": 1440, "height": 900})
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "c.durand")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/orders/order/")
+    for order in orders:
+        page.locator("#result_list tr", has_text=order.number).locator("input.action-select").click()
+    page.select_option("select[name=action]", "bulk_generate_order_forms")
+    page.locator("button[name=index]").first.click()
+    expect(page.locator(".messagelist")).to_contain_text("Lot de 2 bons de commande lancé")
+    page.get_by_role("link", name="suivre l'avancement").click()
+
+    expect(page.locator("h1")).not_to_contain_text("403")
+    expect(page.locator("progress")).to_have_attribute("max", "2")
+    assert len(queued) == 1
+    screenshots(page, "bulk-batch-salesperson")

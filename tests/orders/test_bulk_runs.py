@@ -343,3 +343,18 @@ def test_the_confirmation_page_costs_a_small_constant_number_of_queries_per_orde
 
     per_order = (queries(many) - queries(few)) / 10
     assert per_order <= 1, per_order  # every order comes with its programme, solution and client (0 today)
+
+
+def test_the_batch_page_links_only_to_pages_its_reader_may_open(client):
+    from orders.documents import batch_request, batch_run
+
+    salesperson = make_user("vendeur", SALES_GROUP)
+    bad = make_order(client=make_doctor(address="", city=""))
+    batch = batch_request(order_ids=[make_order().pk, bad.pk], kind="order_form", acting_user=salesperson)
+    batch_run(batch_id=batch.pk)
+    client.force_login(salesperson)
+
+    page = text(client.get(reverse("admin:orders_documentbatch_change", args=[batch.pk])))
+
+    assert f'<a href="{reverse("admin:orders_order_change", args=[bad.pk])}">{bad.number}</a>' in page
+    assert reverse("admin:auth_user_change", args=[salesperson.pk]) not in page and "vendeur" in page
