@@ -358,3 +358,23 @@ def test_the_batch_page_links_only_to_pages_its_reader_may_open(client):
 
     assert f'<a href="{reverse("admin:orders_order_change", args=[bad.pk])}">{bad.number}</a>' in page
     assert reverse("admin:auth_user_change", args=[salesperson.pk]) not in page and "vendeur" in page
+
+
+def test_finance_records_advance_payments_in_bulk_with_the_typed_date(finance):
+    solution = make_solution()
+    requested = [advance(make_order(solution=solution), "advance_requested") for _ in range(2)]
+    firm = firm_orders(1, solution)
+    data = {"action": "bulk_record_advance_paid", "_selected_action": [o.pk for o in [*requested, *firm]]}
+
+    too_early = text(finance.post(LIST_URL, {**data, "preview": "1", "paid_at_0": "01/09/2026", "paid_at_1": "09:00"}))
+    response = finance.post(LIST_URL, {**data, "confirm": "yes", "paid_at_0": "20/11/2026", "paid_at_1": "16:45"})
+
+    assert "La date de versement doit suivre la réception de la demande" in too_early
+    assert "Aucune des commandes choisies ne peut être traitée maintenant" in too_early
+    assert 'name="confirm"' not in too_early  # nothing to confirm
+    run = BulkRun.objects.get()
+    assert response["Location"] == reverse("admin:orders_bulkrun_change", args=[run.pk])
+    assert (run.action, run.done_count, run.refused_count) == ("record_advance_paid", 2, 1)
+    assert {o.advance_paid_at for o in Order.objects.filter(pk__in=[o.pk for o in requested])} == {
+        paris(2026, 11, 20, 16, 45)
+    }
