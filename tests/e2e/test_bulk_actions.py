@@ -99,10 +99,10 @@ def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lastin
 
 @pytest.mark.usefixtures("programme_data")
 def test_the_salesperson_follows_the_batch_he_launched(live_server, new_browser_page, monkeypatch):
-    from orders import tasks
+    from orders import documents
 
     queued = []
-    monkeypatch.setattr(tasks.generate_document_batch, "delay", queued.append)  # no worker here: the page is the test
+    monkeypatch.setattr(documents, "_queue_batch", queued.append)  # no worker here: the page is what is tested
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         orders = [make_order() for _ in range(2)]
     user = make_user("c.durand", SALES_GROUP)
