@@ -661,3 +661,48 @@ class DocumentBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} : {self.processed}/{self.total}"
+
+
+class BulkRun(models.Model):
+    """One bulk action run from the order list: what was asked, by whom, and each order's outcome (issue 10)."""
+
+    action = models.CharField(_("action"), max_length=64)
+    label = models.CharField(_("libellé"), max_length=255)
+    params = models.JSONField(_("valeurs saisies"), default=dict, blank=True)
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("lancé par")
+    )
+    actor_label = models.CharField(_("lancé par (nom)"), max_length=150)
+    created_at = models.DateTimeField(_("lancé le"), auto_now_add=True)
+    done_count = models.PositiveIntegerField(_("faites"), default=0)
+    refused_count = models.PositiveIntegerField(_("refusées"), default=0)
+
+    class Meta:
+        verbose_name = _("traitement groupé")
+        verbose_name_plural = _("traitements groupés")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.done_count + self.refused_count})"
+
+
+class BulkRunItem(models.Model):
+    """The outcome of a bulk run for one order, with the French reason of a refusal."""
+
+    DONE, REFUSED = "done", "refused"
+    OUTCOMES = [(DONE, _("faite")), (REFUSED, _("refusée"))]
+    run = models.ForeignKey(BulkRun, on_delete=models.CASCADE, related_name="items", verbose_name=_("traitement"))
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="bulk_run_items")
+    number = models.CharField(_("numéro"), max_length=32)
+    client_name = models.CharField(_("client"), max_length=255)
+    outcome = models.CharField(_("résultat"), max_length=8, choices=OUTCOMES)
+    state = models.CharField(_("état après"), max_length=32, choices=OrderState.choices)
+    reason = models.TextField(_("motif du refus"), blank=True)
+
+    class Meta:
+        verbose_name = _("commande d'un traitement groupé")
+        verbose_name_plural = _("commandes d'un traitement groupé")
+        ordering = ["run", "-outcome", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.number} : {self.get_outcome_display()}"

@@ -171,12 +171,18 @@ def test_bulk_advance_requests_report_per_order(admin_client):
 
     response = admin_client.post(
         LIST_URL,
-        {"action": "bulk_file_advance", "_selected_action": [order.pk for order in good + drafts]},
+        {
+            "action": "bulk_file_advance",
+            "_selected_action": [order.pk for order in good + drafts],
+            "confirm": "yes",
+            "received_at_0": "23/11/2026",
+            "received_at_1": "09:00",
+        },
         follow=True,
     )
 
     content = response.content.decode()
-    assert "3 effectuée(s), 2 refusée(s)" in content
+    assert "5 traitées : 3 faites, 2 refusées" in content
     for order in drafts:
         assert order.number in content
     assert set(Order.objects.filter(pk__in=[o.pk for o in good]).values_list("state", flat=True)) == {
