@@ -273,9 +273,10 @@ def test_a_shared_address_gets_one_link_per_client_and_one_request_counts_once(c
     ],
 )
 def test_garbage_ids_are_not_found(client, installed_order, path):
+    """A control character never reaches the views (the middleware answers 400); any other garbage id is a 404."""
     open_with(client, access_token(installed_order.client, ADDRESS))
 
-    assert client.get(path).status_code == 404
+    assert client.get(path).status_code == (400 if "%0" in path else 404)
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b", "%C3%A9t%C3%A9", "x" * 200, "..."])
@@ -285,7 +286,7 @@ def test_a_garbage_token_is_refused_with_an_explanation(client, token):
     assert response.status_code == 403 and "n'est pas valide" in text(response)
 
 
-@pytest.mark.parametrize("query", [{"page": "\x00"}, {"page": "-1"}, {"page": "9" * 40}])
+@pytest.mark.parametrize("query", [{"page": "abc"}, {"page": "-1"}, {"page": "9" * 40}])
 def test_garbage_pages_of_the_order_list_show_a_page(client, installed_order, query):
     open_with(client, access_token(installed_order.client, ADDRESS))
 
@@ -295,9 +296,9 @@ def test_garbage_pages_of_the_order_list_show_a_page(client, installed_order, qu
 def test_a_garbage_landing_page_lands_on_the_home(client, installed_order):
     token = access_token(installed_order.client, ADDRESS)
 
-    response = client.get(reverse("portal:access", args=[token]), {"suite": "/espace-client/\x00"})
+    response = client.get(reverse("portal:access", args=[token]), {"suite": "https://elsewhere.example/"})
 
-    assert response.status_code == 302 and "\x00" not in response["Location"]
+    assert response.status_code == 302 and response["Location"].startswith("/espace-client/")
 
 
 def test_client_pages_documents_and_links_are_never_cached_and_links_leave_no_referer(client, installed_order):
