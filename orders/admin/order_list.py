@@ -39,7 +39,7 @@ class SalespersonMineFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(MINE, _("mes commandes")), (EVERYONE, _("toutes les commandes"))]
+        return [(MINE, _("moi (mes commandes)")), (EVERYONE, _("tous"))]
 
     def value(self) -> str:
         chosen = super().value()
