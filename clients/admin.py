@@ -306,6 +306,7 @@ class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, Im
         )
 
     class Media:
+        css = {"all": ["orders/admin.css"]}  # the order state badges of the client's orders
         js = ["clients/client_kind.js"]
 
     def change_view(

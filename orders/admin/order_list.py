@@ -119,8 +119,12 @@ class OrderListMixin:
         if changelist is not None:
             totals = selectors.order_list_totals(changelist.queryset)
             context["order_totals"] = {
-                "count": ngettext("%(count)s commande", "%(count)s commandes", totals["count"])
-                % {"count": number_format(totals["count"], force_grouping=True)},
+                "count": (
+                    ngettext("%(count)s commande", "%(count)s commandes", totals["count"])
+                    % {"count": number_format(totals["count"], force_grouping=True)}
+                    if totals["count"]
+                    else _("Aucune commande")
+                ),
                 "principal": euros(totals["principal"]),
                 "advance": euros(totals["advance"]),
                 "balance": euros(totals["balance"]),

@@ -77,6 +77,6 @@ def test_a_structure_page_shows_its_tranche_and_counts(client):
     structure = make_structure(kind="cds", tranche="C")
     client.force_login(make_user("chef", ADMIN_GROUP))
     page = client.get(change_url(structure)).content.decode()
-    assert "0 commande" in page
+    assert "Aucune commande" in page
     assert "Nouvelle commande" in page
     assert re.search(r'client-kind-structure".*?tranche', page, re.S)
