@@ -48,6 +48,7 @@ def test_a_salesperson_sees_his_own_orders_by_default_and_can_switch_to_all(clie
     assert listed_numbers(default) == {mine.number}
     assert listed_numbers(everyone) == {mine.number, theirs.number, nobody.number}
     assert listed_numbers(back) == {mine.number}
+    assert listed_numbers(client.get(LIST_URL, {"_facets": "True"})) == {mine.number}  # the counts keep the default
     page = default.content.decode()
     assert "Par commercial : moi / tous" in page
     assert "?commercial=tous" in page  # the way back to every order is on the page
