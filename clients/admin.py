@@ -24,10 +24,12 @@ from import_export.results import Error, Result, RowResult
 from clients import services
 from clients.models import Client, ClientChange, ContactPerson, ReferenceBase, ReferenceEntry
 from clients.resources import DoctorResource, StructureResource, file_line
+from orders import rules, selectors
 from orders.exceptions import BusinessRuleError, RuleViolation
 from portal import services as portal_services
 from segur_portal import pending_imports
 from segur_portal.records import ViewOnlyAdminMixin
+from segur_portal.search import AccentInsensitiveSearchMixin
 from segur_portal.spreadsheets import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -177,14 +179,82 @@ class ClientForm(forms.ModelForm):
         return cleaned
 
 
+def client_orders_context(request: HttpRequest, object_id: str) -> dict[str, Any]:
+    """The rows of a client's orders and the link to a new one, as far as this staff member may see and add."""
+    from orders.admin.common import euros, state_badge  # orders.admin imports this module: imported on use
+
+    if not str(object_id).isdigit():
+        return {}
+    context: dict[str, Any] = {}
+    if request.user.has_perm("orders.add_order"):
+        context["new_order_url"] = reverse("admin:orders_order_add") + f"?client={object_id}"
+    if not request.user.has_perm("orders.view_order"):
+        return context
+    now = timezone.now()
+    rows = []
+    for order in selectors.client_order_rows(int(object_id)):
+        deadline = rules.next_deadline(order, now)
+        rows.append(
+            {
+                "number": order.number,
+                "url": reverse("admin:orders_order_change", args=[order.pk]),
+                "state": state_badge(order.state),
+                "amount": euros(order.principal_amount),
+                "deadline": (f"{rules.format_deadline(deadline.due_at)[:10]} · {deadline.action}" if deadline else "—"),
+            }
+        )
+    context["client_orders"] = rows
+    return context
+
+
 class ContactPersonInline(admin.TabularInline):
     model = ContactPerson
     extra = 0
 
 
+DOCTOR_FIELDSET_CLASS = "client-kind-doctor"
+STRUCTURE_FIELDSET_CLASS = "client-kind-structure"
+
+
 @admin.register(Client)
-class ClientAdmin(AllOrNothingImportAdminMixin, ImportExportModelAdmin):
+class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, ImportExportModelAdmin):
+    """A client's page: its fields by kind (``static/clients/client_kind.js`` hides the other kind's), its orders and
+    a « Nouvelle commande » link; the search (and the order form's autocomplete) ignores accents and case."""
+
     form = ClientForm
+    change_form_template = "admin/clients/client/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("kind", "name")}),
+        (
+            _("Médecin libéral"),
+            {
+                "fields": ("rpps", "specialty", "treating_patient_count"),
+                "classes": (DOCTOR_FIELDSET_CLASS,),
+                "description": _("Pour un médecin libéral seulement (AF §4.2)."),
+            },
+        ),
+        (
+            _("Structure (MSP ou centre de santé)"),
+            {
+                "fields": (
+                    "finess",
+                    "cds_kind",
+                    "aci_signatory",
+                    "staff_declared",
+                    "liberal_doctor_count",
+                    "salaried_doctor_count",
+                    "tranche",
+                    "staff_count",
+                    "reference_entry",
+                ),
+                "classes": (STRUCTURE_FIELDSET_CLASS,),
+                "description": _("Pour une MSP ou un centre de santé seulement (AF §4.2)."),
+            },
+        ),
+        (_("Coordonnées"), {"fields": ("siren", "address", "postal_code", "city", "email", "phone")}),
+        (_("Équipement"), {"fields": ("installed_version", "wave1_benefited", "wave1_self_funded")}),
+        (_("Espace client"), {"fields": ("portal_activity",)}),
+    )
     resource_classes = [DoctorResource, StructureResource]
     list_display = (
         "name",
@@ -242,6 +312,17 @@ class ClientAdmin(AllOrNothingImportAdminMixin, ImportExportModelAdmin):
         messages.success(
             request, f"Liens révoqués pour {queryset.count()} client(s) : les liens déjà envoyés ne fonctionnent plus."
         )
+
+    class Media:
+        css = {"all": ["orders/admin.css"]}  # the order state badges of the client's orders
+        js = ["clients/client_kind.js"]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The client's page, with its orders (number, state, amount, next deadline) listed outside the form."""
+        extra_context = {**(extra_context or {}), **client_orders_context(request, object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         """An import creates and updates clients (their e-mail among others): both permissions (sales, admin)."""

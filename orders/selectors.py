@@ -2,10 +2,12 @@
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from orders import rules
 from orders.models import Document, Order, OrderState, Programme, Solution
@@ -90,3 +92,18 @@ def client_documents(order: Order) -> list[Document]:
     for document in rows:
         latest.setdefault((document.kind, document.invoice_id), document)
     return sorted(latest.values(), key=lambda document: (document.created_at, document.pk))
+
+
+def order_list_totals(queryset: QuerySet[Order]) -> dict[str, Any]:
+    """Count, principal, advance paid and balance paid of the orders of a (filtered) list, in one aggregate query."""
+    return queryset.order_by().aggregate(
+        count=Count("pk"),
+        principal=Coalesce(Sum("principal_amount"), Decimal("0")),
+        advance=Coalesce(Sum("advance_amount"), Decimal("0")),
+        balance=Coalesce(Sum("balance_amount"), Decimal("0")),
+    )
+
+
+def client_order_rows(client_id: int) -> QuerySet[Order]:
+    """A client's orders for its staff page (number, state, amount, next deadline): one query, newest first."""
+    return order_list_queryset().filter(client_id=client_id).order_by("-created_at", "-pk")

@@ -12,7 +12,7 @@ from clients.admin import AllOrNothingImportAdminMixin
 from orders import selectors
 from orders.admin.bulk import OrderBulkMixin
 from orders.admin.order_create import OrderCreateMixin
-from orders.admin.order_list import NextDeadlineWindowFilter, OrderListMixin
+from orders.admin.order_list import NextDeadlineWindowFilter, OrderListMixin, SalespersonMineFilter
 from orders.admin.order_page import OrderPageMixin
 from orders.models import Order, OrderEvent
 from orders.resources import OrderExportResource, OrderImportResource
@@ -45,17 +45,17 @@ class OrderAdmin(
     admin.ModelAdmin,
 ):
     list_display = (
-        "number",
-        "client_name",
-        "client_kind",
-        "client_tranche",
+        "number_display",
+        "client_display",
         "state_display",
         "principal_display",
-        "secondary_display",
-        "salesperson",
+        "advance_display",
+        "balance_display",
+        "salesperson_display",
         "next_deadline_display",
     )
     list_filter = (
+        SalespersonMineFilter,
         "state",
         "programme",
         "client__kind",
@@ -69,6 +69,7 @@ class OrderAdmin(
     ordering = ("-created_at",)
     inlines = [OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
+    change_list_template = "admin/orders/order/change_list.html"
 
     class Media:
         css = {"all": ["orders/admin.css"]}

@@ -3,9 +3,10 @@
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.contrib.admin.widgets import AdminSplitDateTime
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -16,11 +17,17 @@ from orders import services
 from orders.admin.common import add_violations_to_form
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, Programme, Solution
+from orders.roles import SALES_GROUP
 
 
 class OrderCreateForm(forms.Form):
     programme = forms.ModelChoiceField(Programme.objects.all(), label=_("Programme"))
-    client = forms.ModelChoiceField(Order._meta.get_field("client").related_model.objects.all(), label=_("Client"))
+    client = forms.ModelChoiceField(
+        Order._meta.get_field("client").related_model.objects.all(),
+        label=_("Client"),
+        help_text=_("Tapez une partie du nom, du RPPS ou du FINESS (accents et majuscules indifférents)."),
+        widget=AutocompleteSelect(Order._meta.get_field("client"), admin.site, attrs={"style": "width: 32em"}),
+    )
     solution = forms.ModelChoiceField(Solution.objects.select_related("programme"), label=_("Solution"))
     prestation = forms.ChoiceField(
         choices=Order._meta.get_field("prestation").choices, label=_("Prestation principale")
@@ -53,6 +60,24 @@ class OrderCreateForm(forms.Form):
     is_pilot = forms.BooleanField(required=False, label=_("Périmètre pilote"))
 
 
+def order_create_initial(request: HttpRequest) -> dict[str, Any]:
+    """What a new order starts with: the only (or latest) programme, its solution when it has one, the salesperson
+    himself when he is in the Commercial group, and the client given by ``?client=<id>`` (from the client's page)."""
+    initial: dict[str, Any] = {}
+    programme = Programme.objects.order_by("-date_4", "-pk").first()
+    if programme is not None:
+        initial["programme"] = programme.pk
+        solution = programme.solutions.order_by(F("referenced_at").desc(nulls_last=True), "-pk").first()
+        if solution is not None:
+            initial["solution"] = solution.pk
+    if request.user.groups.filter(name=SALES_GROUP).exists():
+        initial["salesperson"] = request.user.pk
+    client_id = request.GET.get("client", "")
+    if client_id.isdigit() and OrderCreateForm.base_fields["client"].queryset.filter(pk=client_id).exists():
+        initial["client"] = int(client_id)
+    return initial
+
+
 class OrderCreateMixin:
     """The creation page of an order (state draft)."""
 
@@ -61,7 +86,7 @@ class OrderCreateMixin:
     ) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = OrderCreateForm(request.POST or None)
+        form = OrderCreateForm(request.POST or None, initial=order_create_initial(request))
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

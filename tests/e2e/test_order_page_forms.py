@@ -104,9 +104,9 @@ def test_deployment_ticks_the_checklist_reloads_it_kept_and_records_the_installa
 
 @pytest.mark.usefixtures("programme_data")
 def test_sales_generates_a_document_by_clicking_generer(live_server, new_browser_page):
+    seller = staff_user("commercial", SALES_GROUP)
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
-        order = make_order()
-    staff_user("commercial", SALES_GROUP)
+        order = make_order(salesperson=seller)  # a salesperson's list shows his own orders by default
     page = new_browser_page()
     log_in(page, live_server, "commercial")
     open_from_list(page, live_server, order)
