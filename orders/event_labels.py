@@ -44,8 +44,14 @@ EVENT_LABELS: dict[str, str] = {
 RETURN_KIND_LABELS = {"to_complete": "Demande à compléter ou modifier", "rejected": "Demande rejetée"}
 
 
-def event_label(code: str) -> str:
-    """The French name of an event; an unknown code is shown as is rather than hidden (the test keeps it rare)."""
+def event_label(code: str, accepted: bool = True) -> str:
+    """The French name of an event; a refused attempt is named by what was attempted ("Tentative refusée : Annuler").
+    An unknown code is shown as is rather than hidden (the test keeps it from happening)."""
+    if not accepted:
+        from orders.services import ACTIONS
+
+        attempted = ACTIONS[code].label if code in ACTIONS else EVENT_LABELS.get(code, code)
+        return f"Tentative refusée : {attempted}"
     return EVENT_LABELS.get(code, code)
 
 

@@ -128,12 +128,12 @@ def readable_events(order: Order, limit: int = EVENT_LOG_LIMIT) -> list[dict[str
         document_id = evidence.get("document_id") if isinstance(evidence, dict) else None
         rows.append(
             {
-                "label": event_labels.event_label(event.action),
+                "label": event_labels.event_label(event.action, event.accepted),
                 "actor": event.actor_label if event.actor_label != "system" else "Système",
                 "at": timezone.localtime(event.created_at),
                 "from_state": event_labels.state_label(event.from_state) if event.from_state else "",
                 "to_state": event_labels.state_label(event.to_state) if event.to_state else "",
-                "changed": event.from_state != event.to_state,
+                "changed": bool(event.from_state) and event.from_state != event.to_state,
                 "accepted": event.accepted,
                 "message": event.message,
                 "details": event_labels.payload_details(event.action, event.payload or {}),
