@@ -90,7 +90,7 @@ class OrderListMixin:
         if asp_return is None:
             return "—"
         message = asp_return.message
-        short = message if len(message) <= 40 else message[:39] + "…"
+        short = message if len(message) <= 30 else message[:29] + "…"
         return format_html(
             '<span class="asp-return-cell asp-return-{}" title="{}">{} : {}</span>',
             asp_return.kind,

@@ -247,6 +247,7 @@ class OrderPageMixin:
                 "original": order,
                 "order": order,
                 "state_badge": state_badge(order.state),
+                "client_kind": client_kind_label(order.client),
                 **context,
             },
         )
