@@ -107,13 +107,18 @@ def action_panel(order: Order, availabilities: list[services.ActionAvailability]
         if upcoming is not None:
             next_step = {
                 "label": upcoming.action.label,
+                "mine": not _permission_only(upcoming),
                 "roles": roles_with(action_permission(order, upcoming.action)),
                 "reasons": [] if _permission_only(upcoming) else [v.message for v in upcoming.violations],
             }
     return {
         "primary": primary,
         "secondary": [a for a in allowed if a is not primary],
-        "blocked": [a for a in availabilities if not a.allowed and not _permission_only(a)],
+        "blocked": [
+            a
+            for a in availabilities
+            if not a.allowed and not _permission_only(a) and not (next_step and a.action.label == next_step["label"])
+        ],
         "reserved": sorted(reserved.items()),
         "next_step": next_step,
     }

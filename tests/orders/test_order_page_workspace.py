@@ -82,14 +82,27 @@ def test_nothing_to_do_names_who_acts_next(client):
 
 
 def test_actions_blocked_by_a_rule_are_folded_with_their_reasons(client):
+    order = advance(make_order(client=make_structure()), "installed")
+
+    content = page_of(client, order, FINANCE_GROUP)
+
+    assert primary_action(content) == "attest_completion"
+    folded = content.split('<details class="order-blocked">', 1)[1].split("</details>", 1)[0]
+    assert "Déclarer la non-réalisation" in folded and "réalisée avant la Date 5" in folded
+    assert "Constater le retrait du référencement" in folded and "retrait du référencement sur la solution" in folded
+    assert reverse("admin:orders_order_action", args=[order.pk, "declare_not_completed"]) not in content
+
+
+def test_my_next_step_blocked_by_a_rule_says_why_instead_of_nothing_to_do(client):
     order = advance(make_order(client=make_structure()), "advance_paid")  # checklist not done: installation refused
 
     content = page_of(client, order, DEPLOYMENT_GROUP)
 
-    folded = content.split('<details class="order-blocked">', 1)[1].split("</details>", 1)[0]
-    assert "Enregistrer l&#x27;installation" in folded
-    assert "<li>" in folded.split("blocked-reasons", 1)[1]
-    assert reverse("admin:orders_order_action", args=[order.pk, "record_installation"]) not in content
+    assert primary_action(content) is None
+    assert "Rien à faire pour vous" not in content
+    step = content.split('class="order-waiting"', 1)[1].split("</ul>", 1)[0]
+    assert "Prochaine étape pour vous : « Enregistrer l&#x27;installation »" in step
+    assert "blocked-reasons" in step and "<li>" in step
 
 
 def test_actions_blocked_only_by_the_role_are_summarised_in_one_line_per_role(client):
