@@ -40,7 +40,8 @@ def page_of(client, order: Order, group: str) -> str:
 
 
 def primary_action(content: str) -> str | None:
-    found = re.search(r'class="button default order-primary" href="/admin/orders/order/\d+/action/(\w+)/"', content)
+    primary = r'class="button default order-action order-primary" href="/admin/orders/order/\d+/action/(\w+)/"'
+    found = re.search(primary, content)
     return found.group(1) if found else None
 
 
