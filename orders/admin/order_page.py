@@ -168,7 +168,9 @@ class OrderPageMixin:
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        order = get_object_or_404(selectors.with_asp_return(selectors.order_list_queryset()), pk=object_id)
+        order = self.get_object(request, object_id)  # get_queryset: with its open ASP return (with_asp_return)
+        if order is None:  # unknown or malformed id: Django's own "does not exist" answer
+            return super().change_view(request, object_id, form_url, extra_context)
         now = timezone.now()
         table = services.ceiling_table(order.programme)
         category = order.client.ceiling_category
