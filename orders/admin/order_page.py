@@ -168,7 +168,7 @@ class OrderPageMixin:
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        order = self.get_object(request, object_id)  # get_queryset: with its open ASP return (with_asp_return)
+        order = self.get_object(request, object_id)
         if order is None:  # unknown or malformed id: Django's own "does not exist" answer
             return super().change_view(request, object_id, form_url, extra_context)
         now = timezone.now()
