@@ -1,16 +1,18 @@
 """Reads for lists, dashboards and deadlines: querysets whose number of queries does not grow with the rows."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import CharField, Count, DateTimeField, OuterRef, Q, QuerySet, Subquery, Sum, TextField
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
 from orders import rules
-from orders.models import Document, Order, OrderState, Programme, Solution
+from orders.models import Document, Order, OrderEvent, OrderState, Programme, Solution
 
 # Orders whose programme deadlines are all behind them; a portability request still open keeps one (AF §4.4).
 SETTLED_STATES = [OrderState.LAPSED, OrderState.REIMBURSED, OrderState.CLOSED, OrderState.CANCELLED]
@@ -107,3 +109,61 @@ def order_list_totals(queryset: QuerySet[Order]) -> dict[str, Any]:
 def client_order_rows(client_id: int) -> QuerySet[Order]:
     """A client's orders for its staff page (number, state, amount, next deadline): one query, newest first."""
     return order_list_queryset().filter(client_id=client_id).order_by("-created_at", "-pk")
+
+
+# --- ASP returns (AF §6.2, §6.4) -------------------------------------------------------------------------------------
+
+ASP_REQUEST_ACTIONS = ("file_advance", "return_advance", "file_balance", "return_balance")
+ASP_RETURN_ACTIONS = ("return_advance", "return_balance")
+
+
+@dataclass(frozen=True)
+class AspReturn:
+    """A request the ASP sent back (to complete, or rejected) and not filed again since."""
+
+    action: str
+    kind: str
+    message: str
+    at: datetime
+
+    @property
+    def kind_label(self) -> str:
+        return {"to_complete": "à compléter", "rejected": "rejetée"}.get(self.kind, self.kind)
+
+    @property
+    def request_label(self) -> str:
+        return "demande d'avance" if self.action == "return_advance" else "demande de solde"
+
+
+def with_asp_return(queryset: QuerySet[Order]) -> QuerySet[Order]:
+    """``queryset`` annotated with its last accepted ASP request event (filed or returned): its action, the return's
+    kind and message, and its date — four subqueries in the same query, whatever the number of orders. The order's
+    ASP return is open while that last event is a return: filing the request again closes it."""
+    latest = (
+        OrderEvent.objects.filter(order=OuterRef("pk"), accepted=True, action__in=ASP_REQUEST_ACTIONS)
+        .order_by("-created_at", "-pk")
+        .annotate(
+            return_kind=KeyTextTransform("return_kind", "payload"),
+            asp_message=KeyTextTransform("asp_message", "payload"),
+        )
+    )
+    return queryset.annotate(
+        asp_last_action=Subquery(latest.values("action")[:1], output_field=CharField()),
+        asp_last_return_kind=Subquery(latest.values("return_kind")[:1], output_field=CharField()),
+        asp_last_message=Subquery(latest.values("asp_message")[:1], output_field=TextField()),
+        asp_last_at=Subquery(latest.values("created_at")[:1], output_field=DateTimeField()),
+    )
+
+
+def returned_by_asp(queryset: QuerySet[Order], kind: str | None = None) -> QuerySet[Order]:
+    """Orders of ``with_asp_return(queryset)`` with an open ASP return (of ``kind``: "to_complete" or "rejected")."""
+    returned = queryset.filter(asp_last_action__in=ASP_RETURN_ACTIONS)
+    return returned.filter(asp_last_return_kind=kind) if kind else returned
+
+
+def open_asp_return(order: Order) -> AspReturn | None:
+    """The open ASP return of an order read from ``with_asp_return`` (no query), or None."""
+    action = getattr(order, "asp_last_action", None)
+    if action not in ASP_RETURN_ACTIONS:
+        return None
+    return AspReturn(action, order.asp_last_return_kind or "", order.asp_last_message or "", order.asp_last_at)

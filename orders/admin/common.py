@@ -6,6 +6,7 @@ from django import forms
 from django.http import HttpResponse
 from django.utils.html import format_html
 
+from clients.models import Client
 from orders.exceptions import BusinessRuleError
 from orders.models import OrderState
 
@@ -58,3 +59,13 @@ def zip_response(archive: bytes, filename: str) -> HttpResponse:
 def add_violations_to_form(form: forms.Form, error: BusinessRuleError) -> None:
     for violation in error.violations:
         form.add_error(violation.field if violation.field in form.fields else None, violation.message)
+
+
+def client_kind_label(client: Client) -> str:
+    """The client's kind as the header shows it: "Médecin", "MSP · tranche B", "Centre de santé … · tranche C"."""
+    parts = [str(client.get_kind_display())]
+    if client.cds_kind:
+        parts[0] += f" ({client.get_cds_kind_display()})"
+    if client.tranche:
+        parts.append(f"tranche {client.tranche}")
+    return " · ".join(parts)

@@ -12,26 +12,10 @@ from clients.admin import AllOrNothingImportAdminMixin
 from orders import selectors
 from orders.admin.bulk import OrderBulkMixin
 from orders.admin.order_create import OrderCreateMixin
-from orders.admin.order_list import NextDeadlineWindowFilter, OrderListMixin, SalespersonMineFilter
+from orders.admin.order_list import AspReturnFilter, NextDeadlineWindowFilter, OrderListMixin, SalespersonMineFilter
 from orders.admin.order_page import OrderPageMixin
-from orders.models import Order, OrderEvent
+from orders.models import Order
 from orders.resources import OrderExportResource, OrderImportResource
-
-
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    fields = ("created_at", "actor_label", "action", "from_state", "to_state", "accepted", "message")
-    readonly_fields = fields
-    ordering = ("-created_at", "-pk")
-    verbose_name_plural = _("Journal (immuable)")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Order)
@@ -53,6 +37,7 @@ class OrderAdmin(
         "balance_display",
         "salesperson_display",
         "next_deadline_display",
+        "asp_return_display",
     )
     list_filter = (
         SalespersonMineFilter,
@@ -63,11 +48,11 @@ class OrderAdmin(
         "salesperson",
         NextDeadlineWindowFilter,
         "is_pilot",
+        AspReturnFilter,
     )
     search_fields = ("number", "client__name", "client__rpps", "client__finess")
     list_per_page = 50
     ordering = ("-created_at",)
-    inlines = [OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
 
@@ -120,7 +105,7 @@ class OrderAdmin(
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
-        return selectors.order_list_queryset()
+        return selectors.with_asp_return(selectors.order_list_queryset())
 
     def get_import_resource_classes(self, request: HttpRequest) -> list[type]:
         return [OrderImportResource]

@@ -73,6 +73,22 @@ class NextDeadlineWindowFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=ids)
 
 
+class AspReturnFilter(admin.SimpleListFilter):
+    """Orders whose ASP request came back (to complete, or rejected) and is not filed again (AF §6.2, §6.4)."""
+
+    title = _("retournée par l'ASP")
+    parameter_name = "retour_asp"
+    return_kinds = {"oui": None, "a_completer": "to_complete", "rejetee": "rejected"}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("oui", _("Oui")), ("a_completer", _("À compléter")), ("rejetee", _("Rejetée"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() not in self.return_kinds:
+            return queryset
+        return selectors.returned_by_asp(queryset, self.return_kinds[self.value()])
+
+
 class OrderListMixin:
     """Columns of the order list, its accent-blind search and the totals of the filtered orders."""
 
@@ -150,4 +166,19 @@ class OrderListMixin:
             deadline.action,
             rules.format_deadline(deadline.due_at)[:10],
             deadline.actor_label,
+        )
+
+    @admin.display(description=_("retour ASP"))
+    def asp_return_display(self, order: Order) -> str:
+        asp_return = selectors.open_asp_return(order)
+        if asp_return is None:
+            return "—"
+        message = asp_return.message
+        short = message if len(message) <= 30 else message[:29] + "…"
+        return format_html(
+            '<span class="asp-return-cell asp-return-{}" title="{}">{} : {}</span>',
+            asp_return.kind,
+            message,
+            asp_return.kind_label.capitalize(),
+            short,
         )

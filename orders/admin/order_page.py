@@ -13,10 +13,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders import asp_packages, documents, invoices, rules, selectors, services
-from orders.admin.common import add_violations_to_form, euros, state_badge, zip_response
+from orders import asp_packages, documents, event_labels, invoices, rules, selectors, services
+from orders.admin.common import add_violations_to_form, client_kind_label, euros, state_badge, zip_response
 from orders.exceptions import BusinessRuleError
 from orders.models import Document, DocumentKind, Invoice, Order, OrderState
+from orders.roles import GROUP_PERMISSIONS
 
 
 class TermsForm(forms.Form):
@@ -50,8 +51,119 @@ def action_form_class(action: services.OrderAction) -> type[forms.Form]:
     return type(f"{action.name.title()}Form", (forms.Form,), fields)
 
 
+# Actions that end or undo an order: offered, never put forward as "the next step".
+EXCEPTIONAL_ACTIONS = {
+    "lapse",
+    "return_advance",
+    "return_balance",
+    "declare_not_completed",
+    "record_referencing_withdrawal",
+    "record_termination",
+    "cancel",
+    "request_portability",
+    "deliver_portability",
+    "notify_date_2",
+}
+# The ASP package of a request is offered where the request is filed or can be (AF §6.2, §6.4, §6.5).
+ASP_PACKAGE_STATES = {
+    "advance": {"pre_order", "firm", "advance_requested"},
+    "balance": {"va_signed", "balance_requested"},
+    "secondary": {"balance_paid", "secondary_requested"},
+}
+ASP_PACKAGE_LABELS = {"advance": "avance", "balance": "solde", "secondary": "Prestation secondaire"}
+EVENT_LOG_LIMIT = 50
+
+
+def action_permission(order: Order, action: services.OrderAction) -> str:
+    """The permission an action needs from the order's state (its transition's, or the stateless action's)."""
+    if not action.transition:
+        return services.STATELESS_ACTION_PERMISSIONS[action.name]
+    method = getattr(Order, action.transition_name(order, {}, timezone.now()))
+    transition = method._django_fsm.get_transition(order.state)
+    return str(transition.permission or "") if transition else ""
+
+
+def roles_with(permission: str) -> list[str]:
+    return [group for group, permissions in GROUP_PERMISSIONS.items() if permission in permissions]
+
+
+def _permission_only(availability: services.ActionAvailability) -> bool:
+    return bool(availability.violations) and all(v.code == "PERMISSION_DENIED" for v in availability.violations)
+
+
+def action_panel(order: Order, availabilities: list[services.ActionAvailability]) -> dict[str, Any]:
+    """The order's actions for this person: the next step (primary), the other allowed actions, the actions blocked
+    by a rule (with reasons) and, in one line per role, those reserved to another role."""
+    allowed = [a for a in availabilities if a.allowed]
+    primary = next((a for a in allowed if a.action.name not in EXCEPTIONAL_ACTIONS), None)
+    reserved: dict[str, list[str]] = {}
+    for availability in availabilities:
+        if _permission_only(availability):
+            for role in roles_with(action_permission(order, availability.action)) or ["Administrateur"]:
+                reserved.setdefault(role, []).append(availability.action.label)
+    next_step = None
+    if primary is None:
+        upcoming = next((a for a in availabilities if a.action.name not in EXCEPTIONAL_ACTIONS), None)
+        if upcoming is not None:
+            next_step = {
+                "label": upcoming.action.label,
+                "mine": not _permission_only(upcoming),
+                "roles": roles_with(action_permission(order, upcoming.action)),
+                "reasons": [] if _permission_only(upcoming) else [v.message for v in upcoming.violations],
+            }
+    return {
+        "primary": primary,
+        "secondary": [a for a in allowed if a is not primary],
+        "blocked": [
+            a
+            for a in availabilities
+            if not a.allowed and not _permission_only(a) and not (next_step and a.action.label == next_step["label"])
+        ],
+        "reserved": sorted(reserved.items()),
+        "next_step": next_step,
+    }
+
+
+def readable_events(order: Order, limit: int = EVENT_LOG_LIMIT) -> list[dict[str, Any]]:
+    """The latest events of the order in French: what, who, when, from → to, outcome, details, evidence link."""
+    events = order.events.order_by("-created_at", "-pk")[:limit]
+    rows = []
+    for event in events:
+        evidence = (event.payload or {}).get("signed_document")
+        document_id = evidence.get("document_id") if isinstance(evidence, dict) else None
+        rows.append(
+            {
+                "label": event_labels.event_label(event.action, event.accepted),
+                "actor": event.actor_label if event.actor_label != "system" else "Système",
+                "at": timezone.localtime(event.created_at),
+                "from_state": event_labels.state_label(event.from_state) if event.from_state else "",
+                "to_state": event_labels.state_label(event.to_state) if event.to_state else "",
+                "changed": bool(event.from_state) and event.from_state != event.to_state,
+                "accepted": event.accepted,
+                "message": event.message,
+                "details": event_labels.payload_details(event.action, event.payload or {}),
+                "evidence_url": reverse("admin:orders_document_download", args=[document_id]) if document_id else "",
+            }
+        )
+    return rows
+
+
+def filled_fieldsets(fieldsets: Any, order: Order) -> list[tuple[Any, dict[str, Any]]]:
+    """The read-only fieldsets without the dates and references not recorded yet (no walls of "-")."""
+    result = []
+    for name, options in fieldsets:
+        fields = [f for f in options["fields"] if getattr(order, f, None) not in (None, "")]
+        if fields:
+            result.append((name, {**options, "fields": fields}))
+    return result
+
+
 class OrderPageMixin:
     """The order page and its action views; every change goes through the services."""
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        return filled_fieldsets(fieldsets, obj) if obj is not None else fieldsets
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -67,10 +179,14 @@ class OrderPageMixin:
             {"code": code, "label": label, "done_on": order.deployment_checklist.get(code)}
             for code, label in rules.checklist_items_for(order.client)
         ]
+        event_count = order.events.count()
         extra = {
             "order": order,
+            "title": f"{order.number} — {order.client.name}",
+            "client_kind": client_kind_label(order.client),
             "state_badge": state_badge(order.state),
-            "availabilities": services.available_actions(order, request.user, now),
+            "actions": action_panel(order, services.available_actions(order, request.user, now)),
+            "asp_return": selectors.open_asp_return(order),
             "deadlines": rules.order_deadlines(order, now),
             "principal": euros(order.principal_amount),
             "principal_ceiling": euros(table.get((order.prestation, category, order.vat_regime))),
@@ -86,7 +202,19 @@ class OrderPageMixin:
             "invoices": order.invoices.select_related("credited_invoice").order_by("issued_at", "pk"),
             "can_invoice": request.user.has_perm("orders.file_balance"),
             "can_generate": request.user.has_perm("orders.change_order"),
-            "document_kinds": [(kind, DocumentKind(kind).label) for kind in documents.TEMPLATES],
+            "document_kinds": [
+                (kind, DocumentKind(kind).label)
+                for kind in documents.TEMPLATES
+                if not documents.applicability_violations(order, kind)
+            ],
+            "asp_packages": [
+                (request_kind, label)
+                for request_kind, label in ASP_PACKAGE_LABELS.items()
+                if order.state in ASP_PACKAGE_STATES[request_kind]
+            ],
+            "events": readable_events(order),
+            "event_count": event_count,
+            "event_journal_url": reverse("admin:orders_orderevent_changelist") + f"?order__id__exact={order.pk}",
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
@@ -126,6 +254,7 @@ class OrderPageMixin:
                 "original": order,
                 "order": order,
                 "state_badge": state_badge(order.state),
+                "client_kind": client_kind_label(order.client),
                 **context,
             },
         )
@@ -218,6 +347,13 @@ class OrderPageMixin:
         order = self._order_or_403(request, order_id)
         if request_kind not in asp_packages.REQUESTS:
             raise PermissionDenied
+        if order.state not in ASP_PACKAGE_STATES[request_kind]:
+            messages.error(
+                request,
+                f"Pas de dossier ASP « {ASP_PACKAGE_LABELS[request_kind]} » à l'état "
+                f"« {OrderState(order.state).label} » : il se prépare quand la demande est déposée ou peut l'être.",
+            )
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         archive, refused = asp_packages.package_zip([order], request_kind)
         if refused:
             messages.error(request, refused[0])

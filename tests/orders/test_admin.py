@@ -117,7 +117,7 @@ def test_order_page_shows_allowed_and_blocked_actions_with_reasons(client):
     assert "Annuler" in content
     assert reverse("admin:orders_order_action", args=[order.pk, "cancel"]) in content
     assert "Déposer la demande d&#x27;avance" in content
-    assert "Votre rôle ne permet pas l&#x27;action" in content
+    assert "Réservé à : Finance" in content  # reserved actions are summarised, not one refusal each (issue #10)
     assert "Échéances" in content and "Liste de déploiement" in content
 
 

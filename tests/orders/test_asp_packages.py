@@ -59,7 +59,7 @@ def test_the_balance_package_needs_the_invoice_and_the_va_and_a_batch_lists_the_
 
 def test_the_order_page_link_refuses_an_incomplete_package_with_the_reason(client):
     client.force_login(make_user("root", is_superuser=True))
-    order = make_order()
+    order = advance(make_order(), "firm")  # the advance package is offered once the request can be filed
 
     response = client.get(reverse("admin:orders_asp_package", args=[order.pk, "advance"]), follow=True)
 
