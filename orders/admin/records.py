@@ -7,7 +7,6 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
@@ -133,7 +132,9 @@ class BulkRunAdmin(OrderReadersMixin, ViewOnlyAdminMixin, admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        run = get_object_or_404(BulkRun, pk=object_id)
+        run = self.get_object(request, object_id)
+        if run is None:  # unknown or malformed id: Django's own "does not exist" answer
+            return super().change_view(request, object_id, form_url, extra_context)
         if not self.has_view_permission(request, run):
             raise PermissionDenied
         outcome = request.GET.get("resultat", "")

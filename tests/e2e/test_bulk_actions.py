@@ -103,11 +103,11 @@ def test_the_salesperson_follows_the_batch_he_launched(live_server, new_browser_
 
     queued = []
     monkeypatch.setattr(documents, "_queue_batch", queued.append)  # no worker here: the page is what is tested
-    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
-        orders = [make_order() for _ in range(2)]
     user = make_user("c.durand", SALES_GROUP)
     user.set_password(PASSWORD)
     user.save()
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        orders = [make_order(salesperson=user) for _ in range(2)]  # his list shows his own orders by default
     page = new_browser_page(viewport={"width": 1440, "height": 900})
 
     page.goto(f"{live_server.url}/admin/login/")

@@ -283,8 +283,9 @@ def test_finance_is_offered_the_advance_action_and_every_order_reader_reads_the_
 
 
 def test_the_salesperson_who_launched_a_batch_sees_its_page(client, django_capture_on_commit_callbacks):
-    client.force_login(make_user("vendeur", SALES_GROUP))
-    orders = [make_order() for _ in range(2)]
+    salesperson = make_user("vendeur", SALES_GROUP)
+    client.force_login(salesperson)
+    orders = [make_order(salesperson=salesperson) for _ in range(2)]  # his list shows his own orders by default
 
     with django_capture_on_commit_callbacks():
         response = client.post(
