@@ -37,7 +37,6 @@ class OrderAdmin(
         "balance_display",
         "salesperson_display",
         "next_deadline_display",
-        "asp_return_display",
     )
     list_filter = (
         SalespersonMineFilter,

@@ -94,7 +94,11 @@ class OrderListMixin:
 
     @admin.display(description=_("n°"), ordering="number")
     def number_display(self, order: Order) -> str:
-        return order.number
+        """The number may break before its sequence (BC-MDV-LGC-Va2-⏎000123): the columns fit at 1440 px."""
+        prefix, _dash, sequence = order.number.rpartition("-")
+        if not prefix:
+            return order.number
+        return format_html('<span class="nowrap">{}-</span><wbr><span class="nowrap">{}</span>', prefix, sequence)
 
     @admin.display(description=_("client"), ordering="client__name")
     def client_display(self, order: Order) -> str:
@@ -149,7 +153,9 @@ class OrderListMixin:
 
     @admin.display(description=_("état"), ordering="state")
     def state_display(self, order: Order) -> str:
-        return state_badge(order.state)
+        """The state, and under it the ASP's open return (to complete / rejected) with its message on hover."""
+        asp_return = self.asp_return_display(order)
+        return format_html("{}<br>{}", state_badge(order.state), asp_return) if asp_return else state_badge(order.state)
 
     @admin.display(description=_("principal"), ordering="principal_amount")
     def principal_display(self, order: Order) -> str:
@@ -161,22 +167,21 @@ class OrderListMixin:
         if deadline is None:
             return "—"
         return format_html(
-            '<span class="deadline deadline-{}" title="{}">{} · {}</span>',
+            '<span class="deadline deadline-{}" title="{}">{}<br><small>{}</small></span>',
             deadline.status,
             deadline.action,
             rules.format_deadline(deadline.due_at)[:10],
             deadline.actor_label,
         )
 
-    @admin.display(description=_("retour ASP"))
     def asp_return_display(self, order: Order) -> str:
         asp_return = selectors.open_asp_return(order)
         if asp_return is None:
-            return "—"
+            return ""
         message = asp_return.message
         short = message if len(message) <= 30 else message[:29] + "…"
         return format_html(
-            '<span class="asp-return-cell asp-return-{}" title="{}">{} : {}</span>',
+            '<span class="asp-return-cell asp-return-{}" title="{}">Retour ASP — {} : {}</span>',
             asp_return.kind,
             message,
             asp_return.kind_label.capitalize(),

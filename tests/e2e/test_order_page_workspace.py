@@ -48,5 +48,7 @@ def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(live
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(order.number)
-    expect(rows.first.locator(".asp-return-cell")).to_contain_text("À compléter : Le bon de commande signé")
+    expect(rows.first.locator(".asp-return-cell")).to_contain_text(
+        "Retour ASP — À compléter : Le bon de commande signé"
+    )
     screenshots(page, "order-list-asp-returns")

@@ -111,7 +111,16 @@ def test_the_columns_are_short_and_french(client):
     make_order(client=structure)
     response = client.get(LIST_URL)
     headers = [str(header["text"]) for header in _headers(response)]
-    assert headers == ["n°", "client", "état", "principal", "avance", "solde", "commercial", "échéance", "retour ASP"]
+    assert headers == [
+        "n°",
+        "client",
+        "état",
+        "principal",
+        "avance",
+        "solde",
+        "commercial",
+        "échéance",
+    ]  # an ASP return shows under the state
     page = response.content.decode()
     assert "MSP du Port" in page and "MSP · tranche C" in page
 

@@ -312,7 +312,8 @@ def test_the_list_shows_and_filters_asp_returns_with_a_constant_number_of_querie
     assert refiled.number not in content
     assert "Retournée par l&#x27;ASP" in content or "retournée par l&#x27;ASP" in content
     assert re.search(
-        r'title="Message ASP numéro 1 très long[^"]*">À compléter : Message ASP numéro 1 [^<]*…</span>', content
+        r'title="Message ASP numéro 1 très long[^"]*">Retour ASP — À compléter : Message ASP numéro 1 [^<]*…</span>',
+        content,
     )
 
     to_complete, _ = list_page(client, retour_asp="a_completer")
