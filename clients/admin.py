@@ -283,12 +283,9 @@ class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, Im
             if client.portal_links_revoked_at
             else ""
         )
-        return format_html(
-            '<a href="{}">Journal de l\'espace client ({} événement(s))</a>{}',
-            url,
-            client.portal_events.count(),
-            revoked,
-        )
+        count = client.portal_events.count()
+        events = ngettext("%(count)s événement", "%(count)s événements", count) % {"count": count}
+        return format_html('<a href="{}">Journal de l\'espace client ({})</a>{}', url, events, revoked)
 
     @admin.action(description=_("Envoyer un lien d'accès à l'espace client"), permissions=["change"])
     def send_portal_link(self, request: HttpRequest, queryset: Any) -> None:

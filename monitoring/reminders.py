@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
 from monitoring.selectors import provider_deadlines
@@ -400,7 +401,8 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
             key=f"digest:{user.pk}:{today.isoformat()}",
             kind="staff_digest",
             to=user.email,
-            subject=f"Échéances Ségur du {today:%d/%m/%Y} : {len(fresh)} action(s)",
+            subject=f"Échéances Ségur du {today:%d/%m/%Y} : "
+            + ngettext("%(count)s action", "%(count)s actions", len(fresh)) % {"count": len(fresh)},
             template="emails/staff_digest",
             context={"user": user, "groups": digest_groups(fresh), "today": today, "site_url": settings.SITE_URL},
         )

@@ -300,7 +300,7 @@ def test_the_client_page_links_to_its_portal_journal_and_shows_a_revocation(clie
 
     page = text(client.get(reverse("admin:clients_client_change", args=[installed_order.client.pk])))
 
-    assert "Journal de l'espace client (1 événement(s))" in page
+    assert "Journal de l'espace client (1 événement)" in page
     assert f"?client__id__exact={installed_order.client.pk}" in page
     assert "liens révoqués le" in page
 
