@@ -226,7 +226,7 @@ def test_staff_send_and_revoke_links_from_the_client_list(client, installed_orde
     )
 
     page = text(response)
-    assert "Lien d'accès envoyé à 1 client(s)" in page
+    assert "Lien d'accès envoyé à 1 client (boîte d'envoi)" in page
     assert "aucune adresse e-mail" in page
     sent = PortalEvent.objects.get(kind=PortalEventKind.LINK_SENT)
     assert (sent.client, sent.actor) == (installed_order.client, staff)
