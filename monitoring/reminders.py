@@ -29,7 +29,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
@@ -555,13 +555,11 @@ def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, c
     """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``; ``key`` is stored as
     ``unique_key(key)``."""
     context = {**context, "site_url": settings.SITE_URL}
+    with translation.override("fr"):  # French whatever the language of the staff page that caused it
+        body_text = render_to_string(f"{template}.txt", context)
+        body_html = render_to_string(f"{template}.html", context)
     return OutboxEmail(
-        key=unique_key(key),
-        kind=kind,
-        to=to,
-        subject=subject[:255],
-        body_text=render_to_string(f"{template}.txt", context),
-        body_html=render_to_string(f"{template}.html", context),
+        key=unique_key(key), kind=kind, to=to, subject=subject[:255], body_text=body_text, body_html=body_html
     )
 
 

@@ -4,13 +4,18 @@ English phrase. The visible text (and the ``title``/``aria-label`` attributes) i
 its page and role.
 """
 
+import ast
+import gettext
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from monitoring.reminders import SCAN_JOB, deadlines_scan
 from monitoring.views import DEADLINE_CODES
@@ -188,3 +193,59 @@ def test_no_english_word_nor_internal_code_on_staff_pages(seeded: list[Order]) -
 )
 def test_the_checker_sees_codes_and_english_in_text_only(html: str, found: bool) -> None:
     assert bool(hits_on(html)) is found
+
+
+# --- The English catalogue: French is the source (the msgids), English the translation ----------------------------
+
+PO_FILE = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES" / "django.po"
+
+
+def po_entries() -> dict[str, list[str]]:
+    """msgid (singular) → its translations, read from the .po (entries left empty are absent)."""
+    entries: dict[str, list[str]] = {}
+    for block in PO_FILE.read_text(encoding="utf-8").split("\n\n"):
+        parts: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            if match := re.match(r"^(msgid_plural|msgid|msgstr(?:\[\d\])?) (\".*\")$", line):
+                key = match[1]
+                parts[key] = ast.literal_eval(match[2])
+            elif line.startswith('"') and key:
+                parts[key] += ast.literal_eval(line)
+        translations = [value for name, value in sorted(parts.items()) if name.startswith("msgstr")]
+        if parts.get("msgid") and any(translations):
+            entries[parts["msgid"]] = translations
+    return entries
+
+
+def test_the_compiled_catalogue_matches_the_po_file() -> None:
+    """The .mo is committed (no gettext needed to install or run): it must say what the .po says."""
+    with PO_FILE.with_suffix(".mo").open("rb") as compiled:
+        catalogue = gettext.GNUTranslations(compiled)
+    entries = po_entries()
+    assert len(entries) > 100
+    for msgid, translations in entries.items():
+        assert catalogue.gettext(msgid) == translations[0] or catalogue.ngettext(msgid, "", 1) == translations[0], msgid
+        if len(translations) > 1:
+            assert catalogue.ngettext(msgid, "", 2) == translations[1], msgid
+
+
+def test_staff_strings_come_out_in_english_for_en_and_stay_french_by_default() -> None:
+    with translation.override("en"):
+        assert translation.gettext("Aucune commande") == "No order"
+        assert translation.ngettext("%(count)s commande", "%(count)s commandes", 3) % {"count": 3} == "3 orders"
+        assert str(OrderState.DRAFT.label) == "Brouillon"  # states stay French: documents and e-mails quote them
+    with translation.override("fr"):
+        assert translation.gettext("Aucune commande") == "Aucune commande"
+        assert translation.ngettext("%(count)s commande", "%(count)s commandes", 1) % {"count": 1} == "1 commande"
+
+
+def test_an_english_browser_gets_the_english_staff_list_and_the_french_client_space(seeded: list[Order]) -> None:
+    browser = Client()
+    browser.force_login(get_user_model().objects.get(username="a.roux"))
+    french = browser.get(reverse("admin:orders_order_changelist")).content.decode()
+    english = browser.get(reverse("admin:orders_order_changelist"), HTTP_ACCEPT_LANGUAGE="en-US,en").content.decode()
+    assert "Totaux de la liste filtrée" in french and "Totals of the filtered list" not in french
+    assert "Totals of the filtered list" in english
+    portal = Client().get(reverse("portal:request_link"), HTTP_ACCEPT_LANGUAGE="en-US,en")
+    assert portal["Content-Language"] == "fr"
