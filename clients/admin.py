@@ -121,19 +121,34 @@ class AllOrNothingImportAdminMixin:
             return super().process_result(result, request)  # type: ignore[misc]
         lines = import_error_lines(result)
         hidden = len(lines) - LISTED_ERRORS_IN_MESSAGE
-        listed = " ; ".join(lines[:LISTED_ERRORS_IN_MESSAGE]) + (f" ; … et {hidden} autre(s)" if hidden > 0 else "")
+        listed = " ; ".join(lines[:LISTED_ERRORS_IN_MESSAGE]) + (
+            " ; … " + ngettext("et %(count)s autre", "et %(count)s autres", hidden) % {"count": hidden}
+            if hidden > 0
+            else ""
+        )
         messages.error(request, f"Import refusé, rien n'a été importé : {listed}")
         app_label, model_name = self.get_model_info()  # type: ignore[attr-defined]
         return HttpResponseRedirect(reverse(f"admin:{app_label}_{model_name}_import"))
 
     def add_success_message(self, result: Result, request: HttpRequest) -> None:
         totals = result.totals
-        messages.success(
-            request,
-            f"Import terminé : {totals[RowResult.IMPORT_TYPE_NEW]} création(s), "
-            f"{totals[RowResult.IMPORT_TYPE_UPDATE]} mise(s) à jour, "
-            f"{totals[RowResult.IMPORT_TYPE_SKIP]} ligne(s) inchangée(s).",
-        )
+        messages.success(request, "Import terminé : " + import_totals(totals) + ".")
+
+
+def import_totals(totals: dict[str, int]) -> str:
+    """ "2 créations, 1 mise à jour, 0 ligne inchangée": each count with its own plural."""
+    new, update, skip = (
+        totals[RowResult.IMPORT_TYPE_NEW],
+        totals[RowResult.IMPORT_TYPE_UPDATE],
+        totals[RowResult.IMPORT_TYPE_SKIP],
+    )
+    return ", ".join(
+        [
+            ngettext("%(count)s création", "%(count)s créations", new) % {"count": new},
+            ngettext("%(count)s mise à jour", "%(count)s mises à jour", update) % {"count": update},
+            ngettext("%(count)s ligne inchangée", "%(count)s lignes inchangées", skip) % {"count": skip},
+        ]
+    )
 
 
 class ClientForm(forms.ModelForm):
@@ -283,12 +298,9 @@ class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, Im
             if client.portal_links_revoked_at
             else ""
         )
-        return format_html(
-            '<a href="{}">Journal de l\'espace client ({} événement(s))</a>{}',
-            url,
-            client.portal_events.count(),
-            revoked,
-        )
+        count = client.portal_events.count()
+        events = ngettext("%(count)s événement", "%(count)s événements", count) % {"count": count}
+        return format_html('<a href="{}">Journal de l\'espace client ({})</a>{}', url, events, revoked)
 
     @admin.action(description=_("Envoyer un lien d'accès à l'espace client"), permissions=["change"])
     def send_portal_link(self, request: HttpRequest, queryset: Any) -> None:
@@ -301,7 +313,15 @@ class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, Im
             else:
                 sent += 1
         if sent:
-            messages.success(request, f"Lien d'accès envoyé à {sent} client(s) (boîte d'envoi).")
+            messages.success(
+                request,
+                ngettext(
+                    "Lien d'accès envoyé à %(count)s client (boîte d'envoi).",
+                    "Lien d'accès envoyé à %(count)s clients (boîte d'envoi).",
+                    sent,
+                )
+                % {"count": sent},
+            )
         if refused:
             messages.error(request, "Non envoyé — " + " ; ".join(refused))
 
@@ -309,8 +329,15 @@ class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, Im
     def revoke_portal_links(self, request: HttpRequest, queryset: Any) -> None:
         for client_id in queryset.values_list("pk", flat=True):
             portal_services.access_links_revoke(client_id=client_id, acting_user=request.user)
+        count = queryset.count()
         messages.success(
-            request, f"Liens révoqués pour {queryset.count()} client(s) : les liens déjà envoyés ne fonctionnent plus."
+            request,
+            ngettext(
+                "Liens révoqués pour %(count)s client : les liens déjà envoyés ne fonctionnent plus.",
+                "Liens révoqués pour %(count)s clients : les liens déjà envoyés ne fonctionnent plus.",
+                count,
+            )
+            % {"count": count},
         )
 
     class Media:

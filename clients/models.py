@@ -80,7 +80,12 @@ class Client(models.Model):
     tranche = models.CharField(_("tranche"), max_length=1, choices=Tranche.choices, blank=True)
     staff_count = models.PositiveIntegerField(_("effectif (base de référence)"), null=True, blank=True)
     reference_entry = models.ForeignKey(
-        ReferenceEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="clients"
+        ReferenceEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="clients",
+        verbose_name=_("ligne de la base de référence"),
     )
     # Identity on documents
     siren = models.CharField(_("SIREN"), max_length=9, blank=True)

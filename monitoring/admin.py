@@ -7,11 +7,62 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from monitoring.models import JobRun, MonitoringMonth, OutboxEmail, ReminderDispatch
+from monitoring.reminders import OVERDUE
+from monitoring.views import DEADLINE_CODES
 from portal.log_redaction import mask_links
+
+# What each e-mail of the outbox is, and each scheduled job, in French (the codes stay in the database).
+OUTBOX_KINDS = {
+    "asp_notice_draft": _("Projet d'information de l'ASP"),
+    "staff_digest": _("Récapitulatif des échéances (équipe)"),
+    "client_reminder": _("Rappel au client"),
+    "scan_set_aside": _("Erreur du scan des échéances"),
+    "portal_link": _("Lien d'accès à l'espace client"),
+}
+DEADLINE_LABELS = dict(DEADLINE_CODES)
+# The counters of a scan's summary, in French, in the order they are shown.
+SUMMARY_LABELS = {
+    "orders": _("commandes examinées"),
+    "lapsed": _("caducités constatées"),
+    "date_2_notices": _("informations Date 2"),
+    "date_5_declared": _("non-réalisations déclarées (Date 5)"),
+    "reminders": _("rappels"),
+    "emails": _("e-mails mis en file"),
+    "failed_orders": _("commandes écartées"),
+}
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = _("type")
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(OUTBOX_KINDS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+class DeadlineFilter(admin.SimpleListFilter):
+    title = _("échéance")
+    parameter_name = "deadline_code"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return DEADLINE_CODES
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(deadline_code=self.value()) if self.value() else queryset
+
+
+def offset_label(offset: str) -> str:
+    if offset == OVERDUE:
+        return "échéance dépassée"
+    return "le jour même" if offset == "0" else f"J-{offset}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -30,15 +81,20 @@ class OutboxEmailAdmin(ReadOnlyAdmin):
     """The bodies are shown with their client-space links masked: a live link opens a client's space to whoever
     reads it (the e-mail sent keeps its link)."""
 
-    list_display = ("created_at", "kind", "to", "subject", "status", "attempts", "sent_at", "last_error")
-    list_filter = ("status", "kind")
+    list_display = ("created_at", "kind_label", "to", "subject", "status", "attempts", "sent_at", "last_error")
+    list_filter = ("status", KindFilter)
     search_fields = ("to", "subject", "key")
     actions = ["retry_now"]
-    masked_bodies = {"body_text": "masked_body_text", "body_html": "masked_body_html"}
-    exclude = tuple(masked_bodies)
+    # The unicity key is internal (codes and ISO dates): searchable, not shown.
+    replaced = {"body_text": "masked_body_text", "body_html": "masked_body_html", "kind": "kind_label"}
+    exclude = ("body_text", "body_html", "kind", "key")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [self.masked_bodies.get(name, name) for name in super().get_readonly_fields(request, obj)]
+        return [self.replaced.get(name, name) for name in super().get_readonly_fields(request, obj) if name != "key"]
+
+    @admin.display(description=_("type"), ordering="kind")
+    def kind_label(self, email: OutboxEmail) -> str:
+        return OUTBOX_KINDS.get(email.kind, email.kind)
 
     @admin.display(description=_("texte"))
     def masked_body_text(self, email: OutboxEmail) -> str:
@@ -51,21 +107,62 @@ class OutboxEmailAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Renvoyer maintenant (remet les e-mails en échec dans la file)"))
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxEmail]) -> None:
         count = queryset.filter(status=OutboxEmail.FAILED).update(status=OutboxEmail.PENDING, next_attempt_at=None)
-        self.message_user(request, f"{count} e-mail(s) remis en file d'envoi.")
+        self.message_user(
+            request,
+            ngettext("%(count)s e-mail remis en file d'envoi.", "%(count)s e-mails remis en file d'envoi.", count)
+            % {"count": count},
+        )
 
 
 @admin.register(ReminderDispatch)
 class ReminderDispatchAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "deadline_code", "offset", "recipient", "order", "due_at")
-    list_filter = ("deadline_code", "offset")
+    list_display = ("created_at", "deadline_label", "reminder_label", "recipient", "order", "due_at")
+    list_filter = (DeadlineFilter,)
     search_fields = ("recipient", "order__number")
     list_select_related = ("order",)
+    fields = ("order", "deadline_label", "reminder_label", "due_at", "recipient", "email", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.fields)
+
+    @admin.display(description=_("échéance"), ordering="deadline_code")
+    def deadline_label(self, dispatch: ReminderDispatch) -> str:
+        return DEADLINE_LABELS.get(dispatch.deadline_code, dispatch.deadline_code)
+
+    @admin.display(description=_("rappel"), ordering="offset")
+    def reminder_label(self, dispatch: ReminderDispatch) -> str:
+        return offset_label(dispatch.offset)
 
 
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ("run_date", "job", "status", "started_at", "finished_at", "summary")
+    list_display = ("run_date", "job_label", "status_label", "started_at", "finished_at", "summary_list")
     change_list_template = "admin/monitoring/jobrun/change_list.html"
+    fields = ("job_label", "run_date", "status_label", "started_at", "finished_at", "summary_list")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.fields)
+
+    @admin.display(description=_("tâche"), ordering="job")
+    def job_label(self, run: JobRun) -> str:
+        return run.job_label
+
+    @admin.display(description=_("statut"), ordering="status")
+    def status_label(self, run: JobRun) -> str:
+        return "terminée" if run.status == JobRun.DONE else "en cours"
+
+    @admin.display(description=_("bilan"))
+    def summary_list(self, run: JobRun) -> str:
+        """The summary as a French list: the counters, then the refusals and the orders set aside (never JSON)."""
+        summary = run.summary if isinstance(run.summary, dict) else {}
+        lines = [(f"{label} : {summary[key]}",) for key, label in SUMMARY_LABELS.items() if summary.get(key)]
+        if summary.get("skipped"):
+            lines.insert(0, ("déjà exécutée ce jour : rien refait",))
+        lines += [(f"refus : {line}",) for line in summary.get("refused") or []]
+        lines += [(f"écartée : {line}",) for line in summary.get("failures") or []]
+        if not lines:
+            return "rien à faire"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", lines))
 
     def get_urls(self) -> list[Any]:
         return [

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,6 +53,10 @@ class MonitoringMonth(models.Model):
         return f"{self.order_id} {self.month:%Y-%m}"
 
 
+# The scheduled jobs in French (``monitoring.reminders.SCAN_JOB`` is the daily scan).
+JOB_LABELS = {"deadlines_scan": _("Scan quotidien des échéances")}
+
+
 class JobRun(models.Model):
     """One run of a scheduled job for one day: the lock that makes a second run (beat twice, retry) a no-op."""
 
@@ -70,7 +75,11 @@ class JobRun(models.Model):
         constraints = [models.UniqueConstraint(fields=["job", "run_date"], name="job_run_once_a_day")]
 
     def __str__(self) -> str:
-        return f"{self.job} {self.run_date}"
+        return f"{self.job_label} du {self.run_date:%d/%m/%Y}"
+
+    @property
+    def job_label(self) -> str:
+        return str(JOB_LABELS.get(self.job, self.job))
 
 
 class OutboxEmail(models.Model):
@@ -127,4 +136,4 @@ class ReminderDispatch(models.Model):
         verbose_name_plural = _("rappels envoyés")
 
     def __str__(self) -> str:
-        return self.key
+        return f"Rappel à {self.recipient} (échéance du {timezone.localtime(self.due_at):%d/%m/%Y})"

@@ -29,7 +29,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
 from monitoring.selectors import provider_deadlines
@@ -400,7 +401,8 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
             key=f"digest:{user.pk}:{today.isoformat()}",
             kind="staff_digest",
             to=user.email,
-            subject=f"Échéances Ségur du {today:%d/%m/%Y} : {len(fresh)} action(s)",
+            subject=f"Échéances Ségur du {today:%d/%m/%Y} : "
+            + ngettext("%(count)s action", "%(count)s actions", len(fresh)) % {"count": len(fresh)},
             template="emails/staff_digest",
             context={"user": user, "groups": digest_groups(fresh), "today": today, "site_url": settings.SITE_URL},
         )
@@ -553,13 +555,11 @@ def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, c
     """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``; ``key`` is stored as
     ``unique_key(key)``."""
     context = {**context, "site_url": settings.SITE_URL}
+    with translation.override("fr"):  # French whatever the language of the staff page that caused it
+        body_text = render_to_string(f"{template}.txt", context)
+        body_html = render_to_string(f"{template}.html", context)
     return OutboxEmail(
-        key=unique_key(key),
-        kind=kind,
-        to=to,
-        subject=subject[:255],
-        body_text=render_to_string(f"{template}.txt", context),
-        body_html=render_to_string(f"{template}.html", context),
+        key=unique_key(key), kind=kind, to=to, subject=subject[:255], body_text=body_text, body_html=body_html
     )
 
 

@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders import rules, services
 from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
@@ -264,7 +264,8 @@ def document_render(*, order_id: int, kind: str) -> RenderedDocument:
             secondary_start=rules.secondary_start(order),
             perf_window=services.perf_window_for(order),
         )
-    pdf = render_pdf(render_to_string(TEMPLATES[DocumentKind(kind)], context))
+    with translation.override("fr"):  # a document is French whatever the language of the page that asked for it
+        pdf = render_pdf(render_to_string(TEMPLATES[DocumentKind(kind)], context))
     return RenderedDocument(order=order, kind=kind, pdf=pdf, snapshot=snapshot_of(context))
 
 

@@ -522,7 +522,9 @@ class OrderEvent(WriteOnceRecord, models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.order_id} {self.action} {self.from_state}→{self.to_state}"
+        from orders.event_labels import event_label
+
+        return f"Événement n° {self.pk} : {event_label(self.action, self.accepted)}"
 
 
 class DocumentKind(models.TextChoices):

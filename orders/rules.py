@@ -40,6 +40,11 @@ DEPLOYMENT_CHECKLIST: tuple[tuple[str, str], ...] = (
 STRUCTURE_ONLY_CHECKLIST_ITEMS = frozenset({"organisation_certificate"})
 
 
+def french_number(value: Decimal | str) -> str:
+    """A number as a person reads it in a French message: decimal comma (451,50)."""
+    return str(value).replace(".", ",")
+
+
 # --- Calendar -------------------------------------------------------------------------------------------------
 
 
@@ -190,7 +195,8 @@ def amount_value_violation(amount: Any, *, field: str, label: str) -> RuleViolat
     if not _is_to_the_cent(Decimal(amount)):
         return RuleViolation(
             "AMOUNT_NOT_TO_THE_CENT",
-            f"Le montant {label} {amount} € doit être donné au centime près : deux décimales au plus (AF §5).",
+            f"Le montant {label} {french_number(amount)} € doit être donné au centime près : "
+            "deux décimales au plus (AF §5).",
             "AF §5",
             field=field,
         )
@@ -230,7 +236,8 @@ def amount_violations(
             violations.append(
                 RuleViolation(
                     "AMOUNT_ABOVE_CEILING",
-                    f"Le montant {label} {amount} € dépasse le prix plafond de {ceiling} € (AF §5).",
+                    f"Le montant {label} {french_number(amount)} € dépasse le prix plafond de "
+                    f"{french_number(ceiling)} € (AF §5).",
                     "AF §5.3" if field == "principal_amount" else "AF §5.4",
                     field=field,
                 )

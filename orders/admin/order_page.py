@@ -1,5 +1,6 @@
 """The order page and the views behind its buttons: actions, checklist, amounts, documents, invoices, ASP packages."""
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -18,6 +19,14 @@ from orders.admin.common import add_violations_to_form, client_kind_label, euros
 from orders.exceptions import BusinessRuleError
 from orders.models import Document, DocumentKind, Invoice, Order, OrderState
 from orders.roles import GROUP_PERMISSIONS
+
+
+def checklist_day(value: Any) -> date | bool | None:
+    """A ticked item's day (stored as an ISO date) as a date, for the template to write it the French way."""
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return bool(value)
 
 
 class TermsForm(forms.Form):
@@ -176,7 +185,7 @@ class OrderPageMixin:
         category = order.client.ceiling_category
         advance_amount, balance_amount = rules.advance_and_balance(order.principal_amount, order.programme.advance_rate)
         checklist = [
-            {"code": code, "label": label, "done_on": order.deployment_checklist.get(code)}
+            {"code": code, "label": label, "done_on": checklist_day(order.deployment_checklist.get(code))}
             for code, label in rules.checklist_items_for(order.client)
         ]
         event_count = order.events.count()

@@ -1,6 +1,7 @@
 """Journals and records staff read but never edit: order events, document batches, bulk runs."""
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import admin
@@ -15,8 +16,18 @@ from django.utils.translation import ngettext
 
 from orders import services
 from orders.admin.bulk import paris_when, run_counts
-from orders.admin.common import state_badge
-from orders.models import BulkRun, BulkRunItem, DocumentBatch, Order, OrderEvent
+from orders.admin.common import euros, state_badge
+from orders.event_labels import EVENT_LABELS, event_label, payload_details, state_label
+from orders.models import (
+    BulkRun,
+    BulkRunItem,
+    DocumentBatch,
+    Order,
+    OrderEvent,
+    OrderState,
+    Prestation,
+    VatRegime,
+)
 from segur_portal.records import ViewOnlyAdminMixin
 
 ORDER_VIEW_PERMISSION = "orders.view_order"
@@ -29,16 +40,93 @@ class OrderReadersMixin:
         return request.user.has_perm(ORDER_VIEW_PERMISSION) or super().has_view_permission(request, obj)
 
 
+class EventActionFilter(admin.SimpleListFilter):
+    """The actions by their French names (the codes stay in the URL only)."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return sorted(EVENT_LABELS.items(), key=lambda item: item[1])
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class EventToStateFilter(admin.SimpleListFilter):
+    title = _("vers l'état")
+    parameter_name = "to_state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(OrderState.choices)
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(to_state=self.value()) if self.value() else queryset
+
+
+TERM_LABELS = {
+    "prestation": (_("Prestation"), Prestation),
+    "vat_regime": (_("Régime de TVA"), VatRegime),
+    "principal_amount": (_("Montant principal"), None),
+    "secondary_amount": (_("Montant secondaire"), None),
+}
+
+
 @admin.register(OrderEvent)
 class OrderEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "order", "actor_label", "action", "from_state", "to_state", "accepted")
-    list_filter = ("accepted", "action", "to_state")
+    """The order journal in French: action and state names, the payload as named values (never raw JSON)."""
+
+    list_display = ("created_at", "order", "actor_label", "action_label", "from_label", "to_label", "accepted")
+    list_filter = ("accepted", EventActionFilter, EventToStateFilter)
     search_fields = ("order__number", "actor_label", "message")
     list_select_related = ("order",)
     date_hierarchy = "created_at"
+    fields = (
+        "order",
+        "actor",
+        "actor_label",
+        "created_at",
+        "action_label",
+        "from_label",
+        "to_label",
+        "accepted",
+        "message",
+        "details",
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in OrderEvent._meta.concrete_fields]
+        return list(self.fields)
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, event: OrderEvent) -> str:
+        return event_label(event.action, event.accepted)
+
+    @admin.display(description=_("de"), ordering="from_state")
+    def from_label(self, event: OrderEvent) -> str:
+        return state_label(event.from_state) if event.from_state else "—"
+
+    @admin.display(description=_("vers"), ordering="to_state")
+    def to_label(self, event: OrderEvent) -> str:
+        return state_label(event.to_state) if event.to_state else "—"
+
+    @admin.display(description=_("détails"))
+    def details(self, event: OrderEvent) -> str:
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        pairs = list(payload_details(event.action, payload))
+        for key, (label, choices) in TERM_LABELS.items():
+            value = payload.get(key)
+            if value in (None, ""):
+                continue
+            if choices is not None:
+                pairs.append((label, str(choices(value).label) if value in choices.values else str(value)))
+            else:
+                try:
+                    pairs.append((label, euros(Decimal(str(value)))))
+                except InvalidOperation:
+                    pairs.append((label, str(value)))
+        if not pairs:
+            return "—"
+        return format_html_join("", "<p>{} : {}</p>", pairs)
 
 
 @admin.register(DocumentBatch)

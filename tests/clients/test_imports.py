@@ -328,7 +328,7 @@ def test_admin_doctor_import_previews_then_imports_every_row(superuser_client):
 
     assert done.status_code == 302
     assert Client.objects.filter(kind="doctor").count() == 5
-    assert "Import terminé : 5 création(s)" in [str(m) for m in get_messages(done.wsgi_request)][0]
+    assert "Import terminé : 5 créations," in [str(m) for m in get_messages(done.wsgi_request)][0]
 
 
 @pytest.mark.django_db
@@ -401,7 +401,7 @@ def test_base_de_reference_import_previews_then_imports_and_sets_tranches(superu
         {"version": "BDR-2026-11", "published_on": "2026-11-02", "file": fixture_upload("base_reference.csv")},
     )
     content = preview.content.decode()
-    assert "4 ligne(s) valides" in content and "tranche C : 1" in content
+    assert "4 lignes valides" in content and "tranche C : 1" in content
     assert not ReferenceBase.objects.filter(version="BDR-2026-11").exists()
     confirmed = superuser_client.post(url, {"confirm": "1", "token": preview.context["token"]})
 

@@ -105,7 +105,7 @@ def test_the_staff_digest_groups_orders_with_amounts_and_links_and_the_client_ge
     summary = scan_at(paris(2026, 12, 9, 7))  # J-7
 
     digest = OutboxEmail.objects.get(kind="staff_digest", to="vente@logimed.example")
-    assert "2 action(s)" in digest.subject
+    assert "2 actions" in digest.subject
     assert "Faire signer le bon de commande par le client" in digest.body_text
     assert "1\u00a0153,00 €" in digest.body_text  # 2 × (451.50 + 125.00) at stake
     assert reverse("admin:orders_order_change", args=[first.pk]) in digest.body_html

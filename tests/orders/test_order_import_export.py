@@ -129,7 +129,7 @@ def test_one_row_above_the_ceiling_imports_nothing_and_names_the_line_and_rule()
     errors = errors_by_line(result)
     assert list(errors) == [3]
     message = errors[3]["montant_principal"][0]
-    assert "dépasse le prix plafond de 451.50 €" in message
+    assert "dépasse le prix plafond de 451,50 €" in message
     assert "AF §5" in message and "[AMOUNT_ABOVE_CEILING]" in message
     assert Order.objects.count() == 0
 

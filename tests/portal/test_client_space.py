@@ -226,7 +226,7 @@ def test_staff_send_and_revoke_links_from_the_client_list(client, installed_orde
     )
 
     page = text(response)
-    assert "Lien d'accès envoyé à 1 client(s)" in page
+    assert "Lien d'accès envoyé à 1 client (boîte d'envoi)" in page
     assert "aucune adresse e-mail" in page
     sent = PortalEvent.objects.get(kind=PortalEventKind.LINK_SENT)
     assert (sent.client, sent.actor) == (installed_order.client, staff)
@@ -300,7 +300,7 @@ def test_the_client_page_links_to_its_portal_journal_and_shows_a_revocation(clie
 
     page = text(client.get(reverse("admin:clients_client_change", args=[installed_order.client.pk])))
 
-    assert "Journal de l'espace client (1 événement(s))" in page
+    assert "Journal de l'espace client (1 événement)" in page
     assert f"?client__id__exact={installed_order.client.pk}" in page
     assert "liens révoqués le" in page
 
