@@ -20,6 +20,14 @@ from orders.models import Order, Programme, Solution
 from orders.roles import SALES_GROUP
 
 
+def _issued_at_widget() -> AdminSplitDateTime:
+    """Two inputs under one <label>: each is named for screen readers."""
+    widget = AdminSplitDateTime()
+    widget.widgets[0].attrs["aria-label"] = _("Émis le : date (jj/mm/aaaa)")
+    widget.widgets[1].attrs["aria-label"] = _("Émis le : heure de Paris (HH:MM)")
+    return widget
+
+
 class OrderCreateForm(forms.Form):
     programme = forms.ModelChoiceField(Programme.objects.all(), label=_("Programme"))
     client = forms.ModelChoiceField(
@@ -51,7 +59,11 @@ class OrderCreateForm(forms.Form):
         label=_("Montant secondaire (€)"),
         help_text=_("Vide : le plafond."),
     )
-    issued_at = forms.SplitDateTimeField(label=_("Émis le"), widget=AdminSplitDateTime, initial=timezone.now)
+    issued_at = forms.SplitDateTimeField(
+        label=_("Émis le"),
+        widget=_issued_at_widget(),
+        initial=timezone.now,
+    )
     salesperson = forms.ModelChoiceField(
         Order._meta.get_field("salesperson").related_model.objects.filter(is_staff=True),
         required=False,

@@ -43,8 +43,11 @@ def action_form_class(action: services.OrderAction) -> type[forms.Form]:
     fields: dict[str, forms.Field] = {}
     for spec in action.params:
         if spec.kind == "datetime":
+            widget = AdminSplitDateTime()  # two inputs under one <label>: each is named for screen readers
+            widget.widgets[0].attrs["aria-label"] = _("%(label)s : date (jj/mm/aaaa)") % {"label": spec.label}
+            widget.widgets[1].attrs["aria-label"] = _("%(label)s : heure de Paris (HH:MM)") % {"label": spec.label}
             fields[spec.name] = forms.SplitDateTimeField(
-                label=spec.label, required=spec.required, widget=AdminSplitDateTime, initial=timezone.now
+                label=spec.label, required=spec.required, widget=widget, initial=timezone.now
             )
         elif spec.kind == "file":
             fields[spec.name] = forms.FileField(label=spec.label, required=spec.required)

@@ -28,7 +28,9 @@ def screenshots(page, name: str) -> None:
 
 
 @pytest.mark.usefixtures("programme_data")
-def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lasting_report(live_server, new_browser_page):
+def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lasting_report(
+    live_server, new_browser_page, assert_accessible
+):
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         solution = make_solution()
         firm = [
@@ -48,6 +50,7 @@ def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lastin
     page.goto(f"{live_server.url}/admin/orders/order/")
     for order in [*firm, *drafts]:
         page.locator("#result_list tr", has_text=order.number).locator("input.action-select").click()
+    assert_accessible(page, "order list")
     page.select_option("select[name=action]", "bulk_file_advance")
     page.locator("button[name=index]").first.click()
 
@@ -59,6 +62,7 @@ def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lastin
         expect(row).to_contain_text("Sera refusée")
         expect(row).to_contain_text("impossible depuis l'état « Brouillon »")
     assert set(Order.objects.values_list("state", flat=True)) == {"firm", "draft"}  # nothing done yet
+    assert_accessible(page, "bulk confirmation")
 
     page.get_by_label("Reçue par l'ASP le : date (jj/mm/aaaa)").fill("20/11/2026")
     page.get_by_label("Reçue par l'ASP le : heure de Paris (HH:MM)").fill("14:00")
@@ -68,6 +72,7 @@ def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lastin
         "3 demandes d'avance seront enregistrées comme reçues par l'ASP le 20/11/2026 à 14:00."
     )
     screenshots(page, "bulk-confirmation")
+    assert_accessible(page, "bulk confirmation with the typed values")
     page.get_by_role("button", name=re.compile("Confirmer : enregistrer 3 commandes")).click()
     page.wait_for_url(re.compile(r"/admin/orders/bulkrun/\d+/change/"))
 
@@ -85,11 +90,14 @@ def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lastin
     for order in firm:
         expect(page.locator(".bulk-table tr.bulk-done", has_text=order.number)).to_contain_text("Faite")
     screenshots(page, "bulk-result")
+    assert_accessible(page, "bulk result")
     page.get_by_role("link", name="Refusées (2)").click()
     expect(rows).to_have_count(2)
+    assert_accessible(page, "bulk result, refused only")
 
     page.get_by_role("link", name=drafts[0].number, exact=True).click()
     page.wait_for_url(f"**/admin/orders/order/{drafts[0].pk}/change/")
+    assert_accessible(page, "refused order page")
     run = BulkRun.objects.get()
     assert (run.done_count, run.refused_count) == (3, 2)
     assert set(Order.objects.filter(pk__in=[o.pk for o in firm]).values_list("advance_asp_reference", flat=True)) == {
@@ -98,7 +106,7 @@ def test_finance_files_advance_requests_in_bulk_with_a_confirmation_and_a_lastin
 
 
 @pytest.mark.usefixtures("programme_data")
-def test_the_salesperson_follows_the_batch_he_launched(live_server, new_browser_page, monkeypatch):
+def test_the_salesperson_follows_the_batch_he_launched(live_server, new_browser_page, assert_accessible, monkeypatch):
     from orders import documents
 
     queued = []
@@ -117,12 +125,20 @@ def test_the_salesperson_follows_the_batch_he_launched(live_server, new_browser_
     page.goto(f"{live_server.url}/admin/orders/order/")
     for order in orders:
         page.locator("#result_list tr", has_text=order.number).locator("input.action-select").click()
+    assert_accessible(page, "order list")
     page.select_option("select[name=action]", "bulk_generate_order_forms")
     page.locator("button[name=index]").first.click()
     expect(page.locator(".messagelist")).to_contain_text("Lot de 2 bons de commande lancé")
+    assert_accessible(page, "order list after launching the batch")
     page.get_by_role("link", name="suivre l'avancement").click()
 
     expect(page.locator("h1")).not_to_contain_text("403")
     expect(page.locator("progress")).to_have_attribute("max", "2")
     assert len(queued) == 1
     screenshots(page, "bulk-batch-salesperson")
+    assert_accessible(page, "batch progress")
+
+    documents.batch_run(batch_id=queued[0])  # the worker's part: the open page follows it without a reload
+    expect(page.locator("progress")).to_have_attribute("value", "2", timeout=15_000)
+    expect(page.locator(".batch-progress")).not_to_contain_text("la page se met à jour toute seule")
+    assert_accessible(page, "batch progress, done")

@@ -31,7 +31,7 @@ def screenshots(page, name: str) -> None:
 
 @pytest.mark.usefixtures("programme_data")
 def test_deployment_lists_a_crunch_day_sees_a_blocked_deadline_and_exports_the_calendar(
-    live_server, new_browser_page, monkeypatch
+    live_server, new_browser_page, assert_accessible, monkeypatch
 ):
     monkeypatch.setattr(views, "CALENDAR_ROWS_PER_DAY", 3)  # a crunch day, small enough for a test
     with time_machine.travel(paris(2026, 11, 20, 10), tick=False):
@@ -48,11 +48,13 @@ def test_deployment_lists_a_crunch_day_sees_a_blocked_deadline_and_exports_the_c
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     screenshots(page, "admin-home-calendar-entry")
+    assert_accessible(page, "admin home")
     page.locator("#content-main").get_by_role("link", name="Calendrier des échéances").click()
     page.wait_for_url("**/admin/calendrier/")
     crunch_day = page.locator("section.calendar-day", has_text="16/12/2026")
     expect(crunch_day.locator("tbody tr")).to_have_count(3)
     screenshots(page, "calendar")
+    assert_accessible(page, "calendar")
 
     crunch_day.get_by_role("link", name="Tout afficher (5)").click()
     page.wait_for_url("**jour=2026-12-16")
@@ -62,6 +64,7 @@ def test_deployment_lists_a_crunch_day_sees_a_blocked_deadline_and_exports_the_c
     blocked = page.locator(".blocked").first
     expect(blocked).to_contain_text("Bloqué : L'enrôlement du Fournisseur auprès de l'ASP doit être validé")
     screenshots(page, "calendar-day")
+    assert_accessible(page, "calendar of one day")
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Exporter en CSV (filtres en cours)").click()

@@ -14,7 +14,7 @@ from tests.factories import advance, make_doctor, make_order, paris
 
 @pytest.mark.usefixtures("programme_data")
 def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
-    live_server, new_browser_page, settings, tmp_path
+    live_server, new_browser_page, assert_accessible, settings, tmp_path
 ):
     settings.SITE_URL = live_server.url
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
@@ -34,6 +34,7 @@ def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
     assert "Signer la Vérification d'Aptitude (VA)" in todo
     assert "juillet" in todo or "juin" in todo or "mai" in todo  # French month names, not the browser's English
     page.screenshot(path=str(tmp_path / "client_order.png"), full_page=True)
+    assert_accessible(page, "client order page")
     with page.expect_download() as download:
         page.click("text=Télécharger le document à signer")
     saved = tmp_path / "va.pdf"
@@ -41,3 +42,4 @@ def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
     assert saved.read_bytes().startswith(b"%PDF")
     page.click("text=Se déconnecter")
     assert "Vous êtes déconnecté" in page.locator(".messages").inner_text()
+    assert_accessible(page, "client space after logging out")

@@ -62,7 +62,7 @@ def screenshots(page, name: str) -> None:
 @pytest.mark.usefixtures("programme_data")
 @pytest.mark.parametrize("state", ["firm", "advance_paid"])
 def test_deployment_ticks_the_checklist_reloads_it_kept_and_records_the_installation(
-    live_server, new_browser_page, state
+    live_server, new_browser_page, assert_accessible, state
 ):
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = advance(make_order(client=make_structure()), state)
@@ -72,6 +72,7 @@ def test_deployment_ticks_the_checklist_reloads_it_kept_and_records_the_installa
     log_in(page, live_server, "deploiement")
     open_from_list(page, live_server, order)
 
+    assert_accessible(page, f"order page ({state})")
     checklist = page.locator(".order-panel", has_text="Liste de déploiement")
     for _code, label in items:
         checklist.get_by_label(label).check()
@@ -84,10 +85,12 @@ def test_deployment_ticks_the_checklist_reloads_it_kept_and_records_the_installa
     order.refresh_from_db()
     assert set(order.deployment_checklist) == {code for code, _label in items}
     screenshots(page, f"order-checklist-{state}")
+    assert_accessible(page, f"order page with its checklist kept ({state})")
 
     if state == "firm":  # the advance is not paid yet: the checklist is kept, the installation waits (AF §4.4)
         return
     page.get_by_role("link", name="Enregistrer l'installation").click()
+    assert_accessible(page, "installation form")
     date_input = page.locator("input[name=installed_at_0]")
     date_input.fill("")
     date_input.press_sequentially("20/11/2026")
@@ -100,10 +103,11 @@ def test_deployment_ticks_the_checklist_reloads_it_kept_and_records_the_installa
     order.refresh_from_db()
     assert order.state == "installed"
     assert order.installed_at == paris(2026, 11, 20, 14, 30)
+    assert_accessible(page, "order page after the installation")
 
 
 @pytest.mark.usefixtures("programme_data")
-def test_sales_generates_a_document_by_clicking_generer(live_server, new_browser_page):
+def test_sales_generates_a_document_by_clicking_generer(live_server, new_browser_page, assert_accessible):
     seller = staff_user("commercial", SALES_GROUP)
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = make_order(salesperson=seller)  # a salesperson's list shows his own orders by default
@@ -111,6 +115,7 @@ def test_sales_generates_a_document_by_clicking_generer(live_server, new_browser
     log_in(page, live_server, "commercial")
     open_from_list(page, live_server, order)
 
+    assert_accessible(page, "draft order page")
     documents = page.locator("form.order-generate")
     documents.get_by_label("Document à générer").select_option(label="Bon de commande")
     documents.get_by_role("button", name="Générer le PDF").click()
@@ -119,10 +124,11 @@ def test_sales_generates_a_document_by_clicking_generer(live_server, new_browser
     assert list(order.documents.values_list("kind", "version")) == [("order_form", 1)]
     assert page.get_by_role("link", name="Bon de commande — version 1").count() == 1
     screenshots(page, "order-document-generated")
+    assert_accessible(page, "order page with a generated document")
 
 
 @pytest.mark.usefixtures("invoice_series")
-def test_finance_issues_the_principal_invoice_then_a_credit_note(live_server, new_browser_page):
+def test_finance_issues_the_principal_invoice_then_a_credit_note(live_server, new_browser_page, assert_accessible):
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = advance(make_order(), "va_signed", now=paris(2026, 11, 23, 10))
     staff_user("compta", FINANCE_GROUP)
@@ -130,12 +136,14 @@ def test_finance_issues_the_principal_invoice_then_a_credit_note(live_server, ne
     log_in(page, live_server, "compta")
     open_from_list(page, live_server, order)
 
+    assert_accessible(page, "order page before invoicing")
     page.get_by_role("button", name="Émettre la facture principale").click()
     expect(page.locator(".messagelist")).to_contain_text("émise")
     invoice = Invoice.objects.get(order=order)
     assert invoice.kind == "principal"
     assert f"Facture {invoice.number} émise" in page.locator(".messagelist").inner_text()
     screenshots(page, "order-invoice-issued")
+    assert_accessible(page, "order page with its invoice")
 
     credit_form = page.locator("form.order-credit-note")
     credit_form.get_by_label("Motif de l'avoir").fill("Erreur de tranche, facture à refaire")
@@ -146,3 +154,4 @@ def test_finance_issues_the_principal_invoice_then_a_credit_note(live_server, ne
     assert credit.credited_invoice == invoice
     assert page.locator("form.order-credit-note").count() == 0  # a cancelled invoice offers no second credit note
     screenshots(page, "order-credit-note")
+    assert_accessible(page, "order page with a credit note")

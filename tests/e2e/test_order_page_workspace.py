@@ -15,7 +15,9 @@ ASP_MESSAGE = "Le bon de commande signé est illisible : joindre une copie lisib
 
 
 @pytest.mark.usefixtures("programme_data")
-def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(live_server, new_browser_page):
+def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(
+    live_server, new_browser_page, assert_accessible
+):
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = advance(make_order(client=make_structure(name="MSP des Tilleuls")), "advance_requested")
         other = advance(make_order(client=make_structure(name="MSP du Port")), "advance_requested")
@@ -26,7 +28,9 @@ def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(live
 
     expect(page.locator(".order-header")).to_contain_text("MSP des Tilleuls")
     expect(page.locator(".order-primary")).to_have_text("Enregistrer le versement de l'avance")
+    assert_accessible(page, "order page")
     page.get_by_role("link", name="Enregistrer un retour de l'ASP sur l'avance").click()
+    assert_accessible(page, "ASP return form")
     page.get_by_label("Décision de l'ASP").select_option(label="Demande à compléter ou modifier")
     page.get_by_label("Message de l'ASP").press_sequentially(ASP_MESSAGE)
     page.get_by_role("button", name="Confirmer").click()
@@ -39,6 +43,7 @@ def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(live
     event = OrderEvent.objects.filter(order=order, action="return_advance").get()
     assert event.payload["return_kind"] == "to_complete"
     screenshots(page, "order-page-asp-return")
+    assert_accessible(page, "order page with an ASP return")
 
     page.locator(".breadcrumbs a[href$='/admin/orders/order/']").click()  # the list, not the app index
     expect(page.locator("#result_list")).to_contain_text(other.number)
@@ -52,3 +57,4 @@ def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(live
         "Retour ASP — À compléter : Le bon de commande signé"
     )
     screenshots(page, "order-list-asp-returns")
+    assert_accessible(page, "order list filtered on ASP returns")

@@ -32,7 +32,9 @@ def shoot(page, name: str) -> None:
 
 
 @pytest.mark.usefixtures("programme_data")
-def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(live_server, new_browser_page):
+def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(
+    live_server, new_browser_page, assert_accessible
+):
     seller = make_user("vendeuse", SALES_GROUP, first_name="Claire", last_name="Vendeuse")
     seller.set_password(PASSWORD)
     seller.save()
@@ -49,12 +51,14 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(live_
     assert page.locator("#changelist-filter li.selected", has_text="moi (mes commandes)").count() == 1
     assert "1 commande" in page.locator(".order-totals").inner_text()
     shoot(page, "order_list_1440")
+    assert_accessible(page, "order list")
 
     # A search typed without accents finds « Lemaître ».
     page.fill("#searchbar", "lemaitre")
     page.press("#searchbar", "Enter")
     page.wait_for_load_state()
     assert "Lemaître" in page.locator("#result_list").inner_text()
+    assert_accessible(page, "search results")
 
     # A new doctor: once the kind is « Médecin libéral », the structure's fields are hidden.
     page.goto(f"{live_server.url}/admin/clients/client/add/")
@@ -62,6 +66,7 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(live_
     page.select_option("#id_kind", "doctor")
     assert not page.locator("fieldset.client-kind-structure").is_visible()
     assert page.locator("fieldset.client-kind-doctor").is_visible()
+    assert_accessible(page, "new doctor form")
     page.fill("#id_name", "Dr Étienne Dupré")
     rpps = valid_rpps(777)
     page.fill("#id_rpps", rpps)
@@ -75,12 +80,14 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(live_
     assert page.url.endswith(f"/admin/clients/client/{doctor.pk}/change/")
     assert not page.locator("fieldset.client-kind-structure").is_visible()
     shoot(page, "client_page_1440")
+    assert_accessible(page, "client page")
 
     # From the doctor's page, « Nouvelle commande »: everything pre-filled, nothing else chosen.
     page.click("a.button:has-text('Nouvelle commande')")
     page.wait_for_load_state()
     assert "Dr Étienne Dupré" in page.locator(".select2-selection__rendered").first.inner_text()
     shoot(page, "order_create_1440")
+    assert_accessible(page, "new order form")
     page.click("input[type=submit][value='Créer le bon de commande']")
     page.wait_for_load_state()
 
@@ -88,6 +95,7 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(live_
     assert (order.state, order.solution, order.salesperson) == ("draft", solution, seller)
     assert page.url.endswith(f"/admin/orders/order/{order.pk}/change/")
     assert order.number in page.locator(".messagelist").inner_text()
+    assert_accessible(page, "new draft order page")
 
     # The same pages on a phone.
     phone = new_browser_page(viewport=NARROW)
@@ -99,3 +107,4 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(live_
     ]:
         phone.goto(live_server.url + path)
         shoot(phone, name)
+        assert_accessible(phone, name)

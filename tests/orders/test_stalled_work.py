@@ -120,6 +120,10 @@ def test_the_batch_page_shows_a_progress_bar_that_refreshes_until_done(client):
     documents.batch_run(batch_id=batch.pk)
     done = client.get(url).content.decode()
 
-    assert '<progress max="2" value="0"' in waiting and 'http-equiv="refresh"' in waiting
+    assert (
+        '<progress max="2" value="0"' in waiting
+        and "data-batch-refresh" in waiting
+        and "orders/batch_progress.js" in waiting
+    )
     assert "relancé automatiquement" in waiting
-    assert '<progress max="2" value="2"' in done and 'http-equiv="refresh"' not in done
+    assert '<progress max="2" value="2"' in done and "data-batch-refresh" not in done
