@@ -15,7 +15,7 @@ ASP_MESSAGE = "Le bon de commande signé est illisible : joindre une copie lisib
 
 
 @pytest.mark.usefixtures("programme_data")
-def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(
+def test_finance_records_an_asp_rejection_sees_it_and_finds_it_with_the_filter(
     live_server, new_browser_page, assert_accessible
 ):
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
@@ -31,30 +31,28 @@ def test_finance_records_an_asp_return_sees_it_and_finds_it_with_the_filter(
     assert_accessible(page, "order page")
     page.get_by_role("link", name="Enregistrer un retour de l'ASP sur l'avance").click()
     assert_accessible(page, "ASP return form")
-    page.get_by_label("Décision de l'ASP").select_option(label="Demande à compléter ou modifier")
+    page.get_by_label("Décision de l'ASP").select_option(label="Demande rejetée")
     page.get_by_label("Message de l'ASP").press_sequentially(ASP_MESSAGE)
     page.get_by_role("button", name="Confirmer").click()
 
     notice = page.locator(".asp-return")
-    expect(notice).to_contain_text("Retournée par l'ASP : demande d'avance à compléter")
+    expect(notice).to_contain_text("Retournée par l'ASP : demande d'avance rejetée")
     expect(notice).to_contain_text(ASP_MESSAGE)
     expect(page.locator(".event-log")).to_contain_text("Retour de l'ASP sur l'avance")
     expect(page.locator(".event-log")).to_contain_text(ASP_MESSAGE)
     event = OrderEvent.objects.filter(order=order, action="return_advance").get()
-    assert event.payload["return_kind"] == "to_complete"
+    assert event.payload["return_kind"] == "rejected"
     screenshots(page, "order-page-asp-return")
     assert_accessible(page, "order page with an ASP return")
 
     page.locator(".breadcrumbs a[href$='/admin/orders/order/']").click()  # the list, not the app index
     expect(page.locator("#result_list")).to_contain_text(other.number)
     asp_filter = page.locator("#changelist-filter details", has_text="retournée par l")
-    asp_filter.get_by_role("link", name="À compléter").click()
+    asp_filter.get_by_role("link", name="Rejetée").click()
 
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(order.number)
-    expect(rows.first.locator(".asp-return-cell")).to_contain_text(
-        "Retour ASP — À compléter : Le bon de commande signé"
-    )
+    expect(rows.first.locator(".asp-return-cell")).to_contain_text("Retour ASP — Rejetée : Le bon de commande signé")
     screenshots(page, "order-list-asp-returns")
     assert_accessible(page, "order list filtered on ASP returns")

@@ -53,6 +53,15 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(
     shoot(page, "order_list_1440")
     assert_accessible(page, "order list")
 
+    # The drafts to sign before Date 4 (16/12/2026): state « Brouillon », next deadline within 30 days, by clicks.
+    page.click("#changelist-filter a:text-is('Brouillon')")
+    page.wait_for_load_state()
+    page.click("#changelist-filter a:text-is('Sous 30 jours')")
+    page.wait_for_load_state()
+    assert "Brouillon" in page.locator("#result_list").inner_text()
+    assert mine.number in page.locator("#result_list").inner_text().replace("\n", "")
+    assert_accessible(page, "drafts to sign before Date 4")
+
     # A search typed without accents finds « Lemaître ».
     page.fill("#searchbar", "lemaitre")
     page.press("#searchbar", "Enter")
@@ -73,6 +82,8 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(
     page.fill("#id_specialty", "Médecine générale")
     page.fill("#id_treating_patient_count", "650")
     page.fill("#id_email", "cabinet.dupre@example.org")
+    page.fill("#id_address", "4 rue Mercière")
+    page.fill("#id_postal_code", "69002")
     page.fill("#id_city", "Lyon")
     page.click("input[name=_continue]")
     page.wait_for_load_state()
@@ -96,6 +107,14 @@ def test_a_salesperson_finds_his_orders_creates_a_doctor_and_a_draft_order(
     assert page.url.endswith(f"/admin/orders/order/{order.pk}/change/")
     assert order.number in page.locator(".messagelist").inner_text()
     assert_accessible(page, "new draft order page")
+
+    # Its order form, generated from the order page, ready to be signed.
+    page.select_option("form.order-generate select", "order_form")
+    page.click("form.order-generate button")
+    page.wait_for_load_state()
+    assert order.documents.filter(kind="order_form").count() == 1
+    assert "Bon de commande" in page.locator(".messagelist").inner_text()
+    assert_accessible(page, "order form generated")
 
     # The same pages on a phone.
     phone = new_browser_page(viewport=NARROW)
