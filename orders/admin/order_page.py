@@ -115,7 +115,7 @@ def action_panel(order: Order, availabilities: list[services.ActionAvailability]
     reserved: dict[str, list[str]] = {}
     for availability in availabilities:
         if _permission_only(availability):
-            for role in roles_with(action_permission(order, availability.action)) or ["Administrateur"]:
+            for role in roles_with(action_permission(order, availability.action)) or [str(_("Administrateur"))]:
                 reserved.setdefault(role, []).append(availability.action.label)
     next_step = None
     if primary is None:
@@ -150,7 +150,7 @@ def readable_events(order: Order, limit: int = EVENT_LOG_LIMIT) -> list[dict[str
         rows.append(
             {
                 "label": event_labels.event_label(event.action, event.accepted),
-                "actor": event.actor_label if event.actor_label != "system" else "Système",
+                "actor": event.actor_label if event.actor_label != "system" else _("Système"),
                 "at": timezone.localtime(event.created_at),
                 "from_state": event_labels.state_label(event.from_state) if event.from_state else "",
                 "to_state": event_labels.state_label(event.to_state) if event.to_state else "",
