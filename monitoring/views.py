@@ -7,7 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -18,18 +19,18 @@ from orders.models import OrderState
 from segur_portal.spreadsheets import BOM, SafeCSVWriter, french_decimal, paris_datetime_text
 
 DEADLINE_CODES = [
-    ("DATE_4_SIGNATURE", "Signature du bon de commande (Date 4)"),
-    ("DATE_4_ADVANCE", "Demande d'avance (Date 4)"),
-    ("PRE_ORDER_120_DAYS", "Commande conditionnelle : 120 jours"),
-    ("DATE_2_NOTICE", "Information du client (Date 2)"),
-    ("DATE_5_REALISATION", "Réalisation (Date 5)"),
-    ("DATE_5_ATTESTATION", "Solde ou attestation (Date 5)"),
-    ("DATE_6_BALANCE", "Demande de solde (Date 6)"),
-    ("SECONDARY_OBSERVATION", "Secondaire : observation (18 mois)"),
-    ("SECONDARY_REQUEST", "Secondaire : demande (20 mois)"),
-    ("TERMINATION_NOTICE", "Résiliation : information ASP (12 mois)"),
-    ("PORTABILITY", "Portabilité (15 jours)"),
-    ("ANS_CHECK_WINDOW", "Contrôle ANS du journal (6 mois)"),
+    ("DATE_4_SIGNATURE", _("Signature du bon de commande (Date 4)")),
+    ("DATE_4_ADVANCE", _("Demande d'avance (Date 4)")),
+    ("PRE_ORDER_120_DAYS", _("Commande conditionnelle : 120 jours")),
+    ("DATE_2_NOTICE", _("Information du client (Date 2)")),
+    ("DATE_5_REALISATION", _("Réalisation (Date 5)")),
+    ("DATE_5_ATTESTATION", _("Solde ou attestation (Date 5)")),
+    ("DATE_6_BALANCE", _("Demande de solde (Date 6)")),
+    ("SECONDARY_OBSERVATION", _("Secondaire : observation (18 mois)")),
+    ("SECONDARY_REQUEST", _("Secondaire : demande (20 mois)")),
+    ("TERMINATION_NOTICE", _("Résiliation : information ASP (12 mois)")),
+    ("PORTABILITY", _("Portabilité (15 jours)")),
+    ("ANS_CHECK_WINDOW", _("Contrôle ANS du journal (6 mois)")),
 ]
 
 
@@ -87,7 +88,7 @@ def deadline_calendar(request: HttpRequest) -> TemplateResponse:
     if day_param:
         chosen = overdue if day_param == "retard" else next((d for d in days if d.day.isoformat() == day_param), None)
         if chosen is None:
-            raise Http404("Aucune échéance ce jour-là.")
+            raise Http404(_("Aucune échéance ce jour-là."))
         page = Paginator(chosen.items, CALENDAR_ROWS_PER_DAY_FILTERED).get_page(request.GET.get("page"))
         overdue_entry = _entry(chosen, list(page.object_list), 0) if chosen is overdue else None
         entries = [] if chosen is overdue else [_entry(chosen, list(page.object_list), 0)]
@@ -101,7 +102,7 @@ def deadline_calendar(request: HttpRequest) -> TemplateResponse:
         filters.pop(name, None)
     context = {
         **admin.site.each_context(request),
-        "title": "Calendrier des échéances (90 jours)",
+        "title": _("Calendrier des échéances (90 jours)"),
         "overdue": overdue_entry,
         "days": entries,
         "page": page,
@@ -122,7 +123,8 @@ CSV_HEADERS = ["Échéance le", "Statut", "Échéance", "Commande", "Client", "Q
 def deadline_calendar_csv(request: HttpRequest) -> HttpResponse:
     """The calendar as French Excel opens it (``;``, UTF-8 BOM, decimal commas, dd/mm/yyyy HH:MM), same filters."""
     overdue, days, _filtered = _calendar(request)
-    labels = dict(DEADLINE_CODES)
+    with translation.override("fr"):  # the export stays French, like its headers (French Excel)
+        labels = {code: str(label) for code, label in DEADLINE_CODES}
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="calendrier-echeances.csv"'
     response.write(BOM)

@@ -53,7 +53,7 @@ def bulk_run_perform(
     with transaction.atomic():
         run = BulkRun.objects.create(
             action=action_name,
-            label=action.label,
+            label=services.french(action.label),
             params=json.loads(json.dumps(params, cls=DjangoJSONEncoder)),
             acting_user=acting_user,
             actor_label=services.actor_label(acting_user),

@@ -1,4 +1,4 @@
-"""The order event log in French: one label for every ``OrderEvent.action`` code the services write.
+"""The order event log (French source, through gettext): one label for every ``OrderEvent.action`` code.
 
 Every code of ``services.ACTIONS`` plus the events written outside the state machine (creation, terms, checklist,
 invoices). ``tests/orders/test_order_page_workspace.py`` fails when a service writes a code that has no label here.
@@ -6,42 +6,45 @@ invoices). ``tests/orders/test_order_page_workspace.py`` fails when a service wr
 
 from typing import Any
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from orders.models import OrderState
 from orders.rules import DEPLOYMENT_CHECKLIST
 
-EVENT_LABELS: dict[str, str] = {
-    "create": "Bon de commande créé",
-    "update_terms": "Montants du bon de commande modifiés",
-    "update_checklist": "Liste de déploiement mise à jour",
-    "invoice_issue": "Facture émise",
-    "invoice_credit": "Avoir émis",
-    "sign": "Signature du client enregistrée",
-    "firm": "Commande conditionnelle affermie",
-    "lapse": "Caducité constatée",
-    "file_advance": "Demande d'avance déposée",
-    "record_advance_paid": "Versement de l'avance enregistré",
-    "return_advance": "Retour de l'ASP sur l'avance",
-    "record_installation": "Installation enregistrée",
-    "sign_pilot_pv": "PV d'installation pilote enregistré",
-    "sign_va": "VA signée enregistrée",
-    "attest_completion": "Attestation de fin de Prestation principale envoyée",
-    "file_balance": "Demande de solde déposée",
-    "record_balance_paid": "Versement du solde enregistré",
-    "return_balance": "Retour de l'ASP sur le solde",
-    "file_secondary": "Demande de Prestation secondaire déposée",
-    "record_secondary_paid": "Versement de la Prestation secondaire enregistré",
-    "close": "Commande clôturée",
-    "declare_not_completed": "Non-réalisation déclarée",
-    "record_referencing_withdrawal": "Retrait du référencement constaté",
-    "record_reimbursement": "Reversement à l'ASP enregistré",
-    "record_termination": "Résiliation par le client enregistrée",
-    "cancel": "Commande annulée",
-    "request_portability": "Demande de portabilité des données enregistrée",
-    "deliver_portability": "Export de portabilité livré",
-    "notify_date_2": "Client informé (pas de dossier complet à la Date 2)",
-    "notify_termination": "ASP informée de la résiliation",
+EVENT_LABELS: dict[str, Any] = {
+    "create": _("Bon de commande créé"),
+    "update_terms": _("Montants du bon de commande modifiés"),
+    "update_checklist": _("Liste de déploiement mise à jour"),
+    "invoice_issue": _("Facture émise"),
+    "invoice_credit": _("Avoir émis"),
+    "sign": _("Signature du client enregistrée"),
+    "firm": _("Commande conditionnelle affermie"),
+    "lapse": _("Caducité constatée"),
+    "file_advance": _("Demande d'avance déposée"),
+    "record_advance_paid": _("Versement de l'avance enregistré"),
+    "return_advance": _("Retour de l'ASP sur l'avance"),
+    "record_installation": _("Installation enregistrée"),
+    "sign_pilot_pv": _("PV d'installation pilote enregistré"),
+    "sign_va": _("VA signée enregistrée"),
+    "attest_completion": _("Attestation de fin de Prestation principale envoyée"),
+    "file_balance": _("Demande de solde déposée"),
+    "record_balance_paid": _("Versement du solde enregistré"),
+    "return_balance": _("Retour de l'ASP sur le solde"),
+    "file_secondary": _("Demande de Prestation secondaire déposée"),
+    "record_secondary_paid": _("Versement de la Prestation secondaire enregistré"),
+    "close": _("Commande clôturée"),
+    "declare_not_completed": _("Non-réalisation déclarée"),
+    "record_referencing_withdrawal": _("Retrait du référencement constaté"),
+    "record_reimbursement": _("Reversement à l'ASP enregistré"),
+    "record_termination": _("Résiliation par le client enregistrée"),
+    "cancel": _("Commande annulée"),
+    "request_portability": _("Demande de portabilité des données enregistrée"),
+    "deliver_portability": _("Export de portabilité livré"),
+    "notify_date_2": _("Client informé (pas de dossier complet à la Date 2)"),
+    "notify_termination": _("ASP informée de la résiliation"),
 }
-RETURN_KIND_LABELS = {"to_complete": "Demande à compléter ou modifier", "rejected": "Demande rejetée"}
+RETURN_KIND_LABELS = {"to_complete": _("Demande à compléter ou modifier"), "rejected": _("Demande rejetée")}
 
 
 def event_label(code: str, accepted: bool = True) -> str:
@@ -51,8 +54,8 @@ def event_label(code: str, accepted: bool = True) -> str:
         from orders.services import ACTIONS
 
         attempted = ACTIONS[code].label if code in ACTIONS else EVENT_LABELS.get(code, code)
-        return f"Tentative refusée : {attempted}"
-    return EVENT_LABELS.get(code, code)
+        return gettext("Tentative refusée : %(action)s") % {"action": attempted}
+    return str(EVENT_LABELS.get(code, code))
 
 
 def state_label(state: str) -> str:
@@ -63,25 +66,26 @@ def payload_details(action: str, payload: dict[str, Any]) -> list[tuple[str, str
     """The parts of an event's payload a person reads, as (French name, value) pairs; never the raw JSON."""
     details: list[tuple[str, str]] = []
     if payload.get("return_kind"):
-        details.append(("Décision de l'ASP", RETURN_KIND_LABELS.get(payload["return_kind"], payload["return_kind"])))
+        decision = RETURN_KIND_LABELS.get(payload["return_kind"], payload["return_kind"])
+        details.append((gettext("Décision de l'ASP"), str(decision)))
     if payload.get("asp_message"):
-        details.append(("Message de l'ASP", str(payload["asp_message"])))
+        details.append((gettext("Message de l'ASP"), str(payload["asp_message"])))
     if payload.get("reason"):
-        details.append(("Motif", str(payload["reason"])))
+        details.append((gettext("Motif"), str(payload["reason"])))
     if payload.get("asp_reference"):
-        details.append(("Référence ASP", str(payload["asp_reference"])))
+        details.append((gettext("Référence ASP"), str(payload["asp_reference"])))
     if payload.get("signatory_name"):
-        details.append(("Signataire", str(payload["signatory_name"])))
+        details.append((gettext("Signataire"), str(payload["signatory_name"])))
     if action.startswith("invoice_") and payload.get("number"):
-        details.append(("Numéro", str(payload["number"])))
+        details.append((gettext("Numéro"), str(payload["number"])))
     if action == "invoice_credit" and payload.get("credits"):
-        details.append(("Annule la facture", str(payload["credits"])))
+        details.append((gettext("Annule la facture"), str(payload["credits"])))
     if action == "update_checklist":
         labels = dict(DEPLOYMENT_CHECKLIST)
         ticked = [labels.get(code, code) for code, value in payload.items() if value]
         unticked = [labels.get(code, code) for code, value in payload.items() if not value]
         if ticked:
-            details.append(("Cochés", ", ".join(ticked)))
+            details.append((gettext("Cochés"), ", ".join(ticked)))
         if unticked:
-            details.append(("Décochés", ", ".join(unticked)))
+            details.append((gettext("Décochés"), ", ".join(unticked)))
     return details

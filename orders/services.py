@@ -15,7 +15,8 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from clients import rules as client_rules
@@ -347,22 +348,29 @@ class OrderAction:
         return self.pick(order, params, now) if self.pick else self.transition
 
 
+def french(text: Any) -> str:
+    """A label as quoted in a rule's message or stored (bulk runs): always French, the source language, whatever the
+    language of the staff member's pages (labels are lazy so that forms and buttons follow it)."""
+    with translation.override("fr"):
+        return str(text)
+
+
 def _when(params: dict[str, Any], name: str, now: datetime) -> datetime:
     value = params.get(name)
     return value if isinstance(value, datetime) else now
 
 
-RECEIVED_AT = ParamSpec("received_at", "Reçue par l'ASP le", "datetime")
-ASP_REFERENCE = ParamSpec("asp_reference", "Référence ASP", "text", required=False)
-ASP_MESSAGE = ParamSpec("asp_message", "Message de l'ASP", "text")
+RECEIVED_AT = ParamSpec("received_at", _("Reçue par l'ASP le"), "datetime")
+ASP_REFERENCE = ParamSpec("asp_reference", _("Référence ASP"), "text", required=False)
+ASP_MESSAGE = ParamSpec("asp_message", _("Message de l'ASP"), "text")
 RETURN_KIND = ParamSpec(
     "return_kind",
-    "Décision de l'ASP",
+    _("Décision de l'ASP"),
     "choice",
-    choices=(("to_complete", "Demande à compléter ou modifier"), ("rejected", "Demande rejetée")),
+    choices=(("to_complete", _("Demande à compléter ou modifier")), ("rejected", _("Demande rejetée"))),
 )
-REASON = ParamSpec("reason", "Motif", "text")
-SIGNED_DOCUMENT = ParamSpec("signed_document", "Document signé (PDF)", "file", required=False)
+REASON = ParamSpec("reason", _("Motif"), "text")
+SIGNED_DOCUMENT = ParamSpec("signed_document", _("Document signé (PDF)"), "file", required=False)
 # The signed copy attached to a signature is kept as evidence, never replaced (AF §4.3, §6.3, §6.4).
 SIGNED_DOCUMENT_KINDS = {"sign": "signed_order_form", "sign_pilot_pv": "signed_pilot_pv", "sign_va": "signed_va"}
 
@@ -730,17 +738,17 @@ ACTIONS: dict[str, OrderAction] = {
     for action in (
         OrderAction(
             "sign",
-            "Enregistrer la signature du client",
+            _("Enregistrer la signature du client"),
             "sign_as_firm",
             params=(
-                ParamSpec("signed_at", "Signé le", "datetime"),
+                ParamSpec("signed_at", _("Signé le"), "datetime"),
                 ParamSpec(
                     "signature_method",
-                    "Mode de signature",
+                    _("Mode de signature"),
                     "choice",
                     choices=tuple((method.value, str(method.label)) for method in SignatureMethod),
                 ),
-                ParamSpec("signatory_name", "Signataire", "text"),
+                ParamSpec("signatory_name", _("Signataire"), "text"),
                 SIGNED_DOCUMENT,
             ),
             guard=_sign_guard,
@@ -753,15 +761,15 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "firm",
-            "Affermir la commande conditionnelle",
+            _("Affermir la commande conditionnelle"),
             "firm_pre_order",
             guard=_firm_guard,
             apply=lambda order, params, now: setattr(order, "firm_at", now),
         ),
-        OrderAction("lapse", "Constater la caducité", "lapse", guard=_lapse_guard, apply=_lapse_apply),
+        OrderAction("lapse", _("Constater la caducité"), "lapse", guard=_lapse_guard, apply=_lapse_apply),
         OrderAction(
             "file_advance",
-            "Déposer la demande d'avance",
+            _("Déposer la demande d'avance"),
             "file_advance_request",
             params=(RECEIVED_AT, ASP_REFERENCE),
             guard=_advance_guard,
@@ -769,15 +777,15 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "record_advance_paid",
-            "Enregistrer le versement de l'avance",
+            _("Enregistrer le versement de l'avance"),
             "record_advance_paid",
-            params=(ParamSpec("paid_at", "Versée le", "datetime"),),
+            params=(ParamSpec("paid_at", _("Versée le"), "datetime"),),
             guard=_payment_guard("advance_requested_at"),
             apply=_advance_paid_apply,
         ),
         OrderAction(
             "return_advance",
-            "Enregistrer un retour de l'ASP sur l'avance",
+            _("Enregistrer un retour de l'ASP sur l'avance"),
             "return_advance_request",
             params=(RETURN_KIND, ASP_MESSAGE),
             guard=_asp_message_guard,
@@ -786,39 +794,39 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "record_installation",
-            "Enregistrer l'installation",
+            _("Enregistrer l'installation"),
             "record_installation",
-            params=(ParamSpec("installed_at", "Installée le", "datetime"),),
+            params=(ParamSpec("installed_at", _("Installée le"), "datetime"),),
             guard=_installation_guard,
             apply=_installation_apply,
         ),
         OrderAction(
             "sign_pilot_pv",
-            "Enregistrer le PV d'installation pilote",
+            _("Enregistrer le PV d'installation pilote"),
             "sign_pilot_pv",
-            params=(ParamSpec("signed_at", "Signé le", "datetime"), SIGNED_DOCUMENT),
+            params=(ParamSpec("signed_at", _("Signé le"), "datetime"), SIGNED_DOCUMENT),
             guard=_pilot_pv_guard,
             apply=_pilot_pv_apply,
         ),
         OrderAction(
             "sign_va",
-            "Enregistrer la VA signée",
+            _("Enregistrer la VA signée"),
             "sign_va",
-            params=(ParamSpec("signed_at", "Signée le", "datetime"), SIGNED_DOCUMENT),
+            params=(ParamSpec("signed_at", _("Signée le"), "datetime"), SIGNED_DOCUMENT),
             guard=_va_guard,
             apply=_va_apply,
         ),
         OrderAction(
             "attest_completion",
-            "Envoyer l'attestation de fin de Prestation principale",
+            _("Envoyer l'attestation de fin de Prestation principale"),
             "",
-            params=(ParamSpec("sent_at", "Envoyée le", "datetime"),),
+            params=(ParamSpec("sent_at", _("Envoyée le"), "datetime"),),
             guard=_attest_guard,
             apply=_attest_apply,
         ),
         OrderAction(
             "file_balance",
-            "Déposer la demande de solde",
+            _("Déposer la demande de solde"),
             "file_balance_request",
             params=(RECEIVED_AT, ASP_REFERENCE),
             guard=_balance_guard,
@@ -826,15 +834,15 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "record_balance_paid",
-            "Enregistrer le versement du solde",
+            _("Enregistrer le versement du solde"),
             "record_balance_paid",
-            params=(ParamSpec("paid_at", "Versé le", "datetime"),),
+            params=(ParamSpec("paid_at", _("Versé le"), "datetime"),),
             guard=_payment_guard("balance_requested_at"),
             apply=_balance_paid_apply,
         ),
         OrderAction(
             "return_balance",
-            "Enregistrer un retour de l'ASP sur le solde",
+            _("Enregistrer un retour de l'ASP sur le solde"),
             "return_balance_request",
             params=(RETURN_KIND, ASP_MESSAGE),
             guard=_asp_message_guard,
@@ -842,7 +850,7 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "file_secondary",
-            "Déposer la demande de Prestation secondaire",
+            _("Déposer la demande de Prestation secondaire"),
             "file_secondary_request",
             params=(RECEIVED_AT,),
             guard=_secondary_guard,
@@ -850,18 +858,18 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "record_secondary_paid",
-            "Enregistrer le versement de la Prestation secondaire",
+            _("Enregistrer le versement de la Prestation secondaire"),
             "record_secondary_paid",
-            params=(ParamSpec("paid_at", "Versée le", "datetime"),),
+            params=(ParamSpec("paid_at", _("Versée le"), "datetime"),),
             guard=_payment_guard("secondary_requested_at"),
             apply=_secondary_paid_apply,
         ),
-        OrderAction("close", "Clôturer", "close", guard=_close_guard),
+        OrderAction("close", _("Clôturer"), "close", guard=_close_guard),
         OrderAction(
             "declare_not_completed",
-            "Déclarer la non-réalisation (client et ASP informés)",
+            _("Déclarer la non-réalisation (client et ASP informés)"),
             "declare_not_completed",
-            params=(ParamSpec("notified_at", "Informés le", "datetime"), REASON),
+            params=(ParamSpec("notified_at", _("Informés le"), "datetime"), REASON),
             guard=lambda order, params, now: (
                 _not_completed_guard(order, params, now) + _reason_guard(order, params, now)
             ),
@@ -869,39 +877,39 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "record_referencing_withdrawal",
-            "Constater le retrait du référencement",
+            _("Constater le retrait du référencement"),
             "record_referencing_withdrawal",
             guard=_withdrawal_guard,
         ),
         OrderAction(
             "record_reimbursement",
-            "Enregistrer le reversement à l'ASP",
+            _("Enregistrer le reversement à l'ASP"),
             "record_reimbursement",
-            params=(ParamSpec("reimbursed_at", "Reversé le", "datetime"),),
+            params=(ParamSpec("reimbursed_at", _("Reversé le"), "datetime"),),
             apply=_reimbursement_apply,
         ),
         OrderAction(
             "record_termination",
-            "Enregistrer la résiliation par le client",
+            _("Enregistrer la résiliation par le client"),
             "record_termination",
-            params=(ParamSpec("terminated_at", "Résiliée le", "datetime"), REASON),
+            params=(ParamSpec("terminated_at", _("Résiliée le"), "datetime"), REASON),
             guard=_reason_guard,
             apply=_termination_apply,
         ),
-        OrderAction("cancel", "Annuler", "cancel", params=(REASON,), guard=_reason_guard, apply=_reason_apply),
+        OrderAction("cancel", _("Annuler"), "cancel", params=(REASON,), guard=_reason_guard, apply=_reason_apply),
         OrderAction(
             "request_portability",
-            "Enregistrer une demande de portabilité des données",
+            _("Enregistrer une demande de portabilité des données"),
             "",
-            params=(ParamSpec("at", "Demandée le", "datetime"),),
+            params=(ParamSpec("at", _("Demandée le"), "datetime"),),
             guard=_fact_guard("portability_requested_at", "Une demande de portabilité est déjà enregistrée."),
             apply=_set_fact("portability_requested_at"),
         ),
         OrderAction(
             "deliver_portability",
-            "Enregistrer la livraison de l'export (portabilité)",
+            _("Enregistrer la livraison de l'export (portabilité)"),
             "",
-            params=(ParamSpec("at", "Livré le", "datetime"),),
+            params=(ParamSpec("at", _("Livré le"), "datetime"),),
             guard=_fact_guard(
                 "portability_delivered_at", "La livraison est déjà enregistrée.", needs="portability_requested_at"
             ),
@@ -909,17 +917,17 @@ ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "notify_date_2",
-            "Enregistrer l'information du client (pas de dossier complet à la Date 2)",
+            _("Enregistrer l'information du client (pas de dossier complet à la Date 2)"),
             "",
-            params=(ParamSpec("at", "Informé le", "datetime"),),
+            params=(ParamSpec("at", _("Informé le"), "datetime"),),
             guard=_fact_guard("date_2_notice_sent_at", "Le client a déjà été informé."),
             apply=_set_fact("date_2_notice_sent_at"),
         ),
         OrderAction(
             "notify_termination",
-            "Enregistrer l'information de l'ASP (résiliation)",
+            _("Enregistrer l'information de l'ASP (résiliation)"),
             "",
-            params=(ParamSpec("at", "ASP informée le", "datetime"),),
+            params=(ParamSpec("at", _("ASP informée le"), "datetime"),),
             guard=_fact_guard("termination_notified_at", "L'ASP a déjà été informée."),
             apply=_set_fact("termination_notified_at"),
         ),
@@ -962,7 +970,7 @@ def _state_label(state: str) -> str:
 def date_param_violations(order: Order, action: OrderAction, params: dict[str, Any]) -> list[RuleViolation]:
     """Every date given to an action lies in the programme's calendar (AF §II), checked before any rule reads it:
     the action's date parameters, and any other date passed along. An absent date means "now"."""
-    labels = {spec.name: spec.label for spec in action.params if spec.kind == "datetime"}
+    labels = {spec.name: french(spec.label) for spec in action.params if spec.kind == "datetime"}
     labels.update({name: name for name, value in params.items() if isinstance(value, date) and name not in labels})
     violations: list[RuleViolation] = []
     for name, label in labels.items():
@@ -995,14 +1003,14 @@ def action_violations(
 def _state_violation(order: Order, action: OrderAction) -> RuleViolation:
     return RuleViolation(
         "STATE_NOT_ALLOWED",
-        f"« {action.label} » est impossible depuis l'état « {_state_label(order.state)} ».",
+        f"« {french(action.label)} » est impossible depuis l'état « {_state_label(order.state)} ».",
         "AF §VI",
     )
 
 
 def _permission_violation(action: OrderAction) -> RuleViolation:
     return RuleViolation(
-        "PERMISSION_DENIED", f"Votre rôle ne permet pas l'action « {action.label} ».", "", field="permission"
+        "PERMISSION_DENIED", f"Votre rôle ne permet pas l'action « {french(action.label)} ».", "", field="permission"
     )
 
 
@@ -1030,13 +1038,13 @@ def _refuse_bad_param_values(action: OrderAction, params: dict[str, Any]) -> lis
         if spec is not None and spec.kind == "choice" and value not in ("", None, *(code for code, _l in spec.choices)):
             problem = RuleViolation(
                 "CHOICE_UNKNOWN",
-                f"{spec.label} : « {client_rules.shown(value)} » n'est pas un choix proposé.",
+                f"{french(spec.label)} : « {client_rules.shown(value)} » n'est pas un choix proposé.",
                 "",
                 field=name,
             )
         elif isinstance(value, str):
             max_length, multiline = TEXT_PARAM_LIMITS.get(name, (None, True))
-            label = spec.label if spec is not None else name
+            label = french(spec.label) if spec is not None else name
             problem = client_rules.text_violation(
                 value, field=name, label=label, max_length=max_length, multiline=multiline, reference=""
             )

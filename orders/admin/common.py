@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.http import HttpResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from clients.models import Client
 from orders.exceptions import BusinessRuleError
@@ -67,5 +68,5 @@ def client_kind_label(client: Client) -> str:
     if client.cds_kind:
         parts[0] += f" ({client.get_cds_kind_display()})"
     if client.tranche:
-        parts.append(f"tranche {client.tranche}")
+        parts.append(gettext("tranche %(tranche)s") % {"tranche": client.tranche})
     return " · ".join(parts)

@@ -118,7 +118,7 @@ class OrderCreateMixin:
             except BusinessRuleError as error:
                 add_violations_to_form(form, error)
             else:
-                messages.success(request, f"Commande {order.number} créée (brouillon).")
+                messages.success(request, _("Commande %(number)s créée (brouillon).") % {"number": order.number})
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         context = {
             **self.admin_site.each_context(request),

@@ -82,7 +82,11 @@ ASP_PACKAGE_STATES = {
     "balance": {"va_signed", "balance_requested"},
     "secondary": {"balance_paid", "secondary_requested"},
 }
-ASP_PACKAGE_LABELS = {"advance": "avance", "balance": "solde", "secondary": "Prestation secondaire"}
+ASP_PACKAGE_LABELS = {
+    "advance": _("avance"),
+    "balance": _("solde"),
+    "secondary": _("Prestation secondaire"),
+}
 EVENT_LOG_LIMIT = 50
 
 
@@ -111,7 +115,7 @@ def action_panel(order: Order, availabilities: list[services.ActionAvailability]
     reserved: dict[str, list[str]] = {}
     for availability in availabilities:
         if _permission_only(availability):
-            for role in roles_with(action_permission(order, availability.action)) or ["Administrateur"]:
+            for role in roles_with(action_permission(order, availability.action)) or [str(_("Administrateur"))]:
                 reserved.setdefault(role, []).append(availability.action.label)
     next_step = None
     if primary is None:
@@ -146,7 +150,7 @@ def readable_events(order: Order, limit: int = EVENT_LOG_LIMIT) -> list[dict[str
         rows.append(
             {
                 "label": event_labels.event_label(event.action, event.accepted),
-                "actor": event.actor_label if event.actor_label != "system" else "Système",
+                "actor": event.actor_label if event.actor_label != "system" else _("Système"),
                 "at": timezone.localtime(event.created_at),
                 "from_state": event_labels.state_label(event.from_state) if event.from_state else "",
                 "to_state": event_labels.state_label(event.to_state) if event.to_state else "",
@@ -283,9 +287,13 @@ class OrderPageMixin:
                 order = services.perform(action_name, order_id=order.pk, acting_user=request.user, params=params)
             except BusinessRuleError as error:
                 add_violations_to_form(form, error)
-                messages.error(request, f"Refusé, rien n'a été modifié : {error.message}")
+                messages.error(request, _("Refusé, rien n'a été modifié : %(reason)s") % {"reason": error.message})
             else:
-                messages.success(request, f"{action.label} : fait. État : {OrderState(order.state).label}.")
+                messages.success(
+                    request,
+                    _("%(action)s : fait. État : %(state)s.")
+                    % {"action": action.label, "state": OrderState(order.state).label},
+                )
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         return self._page(
             request,
@@ -307,7 +315,7 @@ class OrderPageMixin:
         except BusinessRuleError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, "Liste de déploiement enregistrée.")
+            messages.success(request, _("Liste de déploiement enregistrée."))
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
     def generate_document_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
@@ -322,7 +330,11 @@ class OrderPageMixin:
         except BusinessRuleError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"{document.get_kind_display()} généré (version {document.version}).")
+            messages.success(
+                request,
+                _("%(kind)s généré (version %(version)s).")
+                % {"kind": document.get_kind_display(), "version": document.version},
+            )
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
     def issue_invoice_view(self, request: HttpRequest, order_id: int, kind: str) -> HttpResponse:
@@ -330,14 +342,18 @@ class OrderPageMixin:
         if request.method != "POST" or kind not in {"principal", "secondary"}:
             raise PermissionDenied
         if not request.user.has_perm("orders.file_balance"):
-            messages.error(request, "Votre rôle ne permet pas d'émettre une facture.")
+            messages.error(request, _("Votre rôle ne permet pas d'émettre une facture."))
         else:
             try:
                 invoice = invoices.invoice_issue(order_id=order.pk, kind=kind, acting_user=request.user)
             except BusinessRuleError as error:
-                messages.error(request, f"Refusé, rien n'a été émis : {error.message}")
+                messages.error(request, _("Refusé, rien n'a été émis : %(reason)s") % {"reason": error.message})
             else:
-                messages.success(request, f"Facture {invoice.number} émise ({euros(invoice.total_ttc)} TTC).")
+                messages.success(
+                    request,
+                    _("Facture %(number)s émise (%(amount)s TTC).")
+                    % {"number": invoice.number, "amount": euros(invoice.total_ttc)},
+                )
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
     def credit_invoice_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
@@ -352,7 +368,11 @@ class OrderPageMixin:
         except BusinessRuleError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Avoir {credit.number} émis : la facture {invoice.number} est annulée.")
+            messages.success(
+                request,
+                _("Avoir %(credit)s émis : la facture %(number)s est annulée.")
+                % {"credit": credit.number, "number": invoice.number},
+            )
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[invoice.order_id]))
 
     def asp_package_view(self, request: HttpRequest, order_id: int, request_kind: str) -> HttpResponse:
@@ -362,8 +382,11 @@ class OrderPageMixin:
         if order.state not in ASP_PACKAGE_STATES[request_kind]:
             messages.error(
                 request,
-                f"Pas de dossier ASP « {ASP_PACKAGE_LABELS[request_kind]} » à l'état "
-                f"« {OrderState(order.state).label} » : il se prépare quand la demande est déposée ou peut l'être.",
+                _(
+                    "Pas de dossier ASP « %(package)s » à l'état « %(state)s » : il se prépare quand la demande est "
+                    "déposée ou peut l'être."
+                )
+                % {"package": ASP_PACKAGE_LABELS[request_kind], "state": OrderState(order.state).label},
             )
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         archive, refused = asp_packages.package_zip([order], request_kind)
@@ -400,8 +423,12 @@ class OrderPageMixin:
             except BusinessRuleError as error:
                 add_violations_to_form(form, error)
             else:
-                messages.success(request, "Montants du bon de commande enregistrés.")
+                messages.success(request, _("Montants du bon de commande enregistrés."))
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         return self._page(
-            request, order, "admin/orders/order/action_form.html", title=f"Montants — {order.number}", form=form
+            request,
+            order,
+            "admin/orders/order/action_form.html",
+            title=_("Montants — %(number)s") % {"number": order.number},
+            form=form,
         )

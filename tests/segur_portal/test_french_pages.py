@@ -201,20 +201,22 @@ PO_FILE = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES" / "django.po
 
 
 def po_entries() -> dict[str, list[str]]:
-    """msgid (singular) → its translations, read from the .po (entries left empty are absent)."""
+    """msgid (singular, with its context) → its translations, read from the .po (entries left empty are absent)."""
     entries: dict[str, list[str]] = {}
     for block in PO_FILE.read_text(encoding="utf-8").split("\n\n"):
         parts: dict[str, str] = {}
         key = None
         for line in block.splitlines():
-            if match := re.match(r"^(msgid_plural|msgid|msgstr(?:\[\d\])?) (\".*\")$", line):
+            if match := re.match(r"^(msgctxt|msgid_plural|msgid|msgstr(?:\[\d\])?) (\".*\")$", line):
                 key = match[1]
                 parts[key] = ast.literal_eval(match[2])
             elif line.startswith('"') and key:
                 parts[key] += ast.literal_eval(line)
         translations = [value for name, value in sorted(parts.items()) if name.startswith("msgstr")]
         if parts.get("msgid") and any(translations):
-            entries[parts["msgid"]] = translations
+            # a msgid with a context ({% translate "versée" context "avance" %}) is keyed "context\x04msgid" in the .mo
+            key = f"{parts['msgctxt']}\x04{parts['msgid']}" if "msgctxt" in parts else parts["msgid"]
+            entries[key] = translations
     return entries
 
 
@@ -249,3 +251,33 @@ def test_an_english_browser_gets_the_english_staff_list_and_the_french_client_sp
     assert "Totals of the filtered list" in english
     portal = Client().get(reverse("portal:request_link"), HTTP_ACCEPT_LANGUAGE="en-US,en")
     assert portal["Content-Language"] == "fr"
+
+
+def test_an_english_browser_gets_the_order_page_actions_and_the_calendar_in_english(seeded: list[Order]) -> None:
+    """The order page's primary action area and the calendar heading follow the staff language; French by default."""
+    browser = Client()
+    browser.force_login(get_user_model().objects.get(username="admin"))
+    draft = next(order for order in seeded if order.state == OrderState.DRAFT)
+    page = reverse("admin:orders_order_change", args=[draft.pk])
+    french = browser.get(page).content.decode()
+    english = browser.get(page, HTTP_ACCEPT_LANGUAGE="en-US,en").content.decode()
+    assert "Prochaine étape" in french and "Enregistrer la signature du client" in french
+    assert "Journal de la commande" in french and "Next step" not in french
+    assert "Next step" in english and "Record the client&#x27;s signature" in english and "Order log" in english
+    assert "Prochaine étape" not in english and "Enregistrer la signature du client" not in english
+    french = browser.get(reverse("deadline_calendar")).content.decode()
+    english = browser.get(reverse("deadline_calendar"), HTTP_ACCEPT_LANGUAGE="en-US,en").content.decode()
+    assert "Calendrier des échéances (90 jours)" in french and "Toutes les échéances" in french
+    assert "Deadline calendar (90 days)" in english and "All deadlines" in english
+    assert "Calendrier des échéances (90 jours)" not in english and "Toutes les échéances" not in english
+
+
+def test_rule_messages_and_event_labels_stay_french_in_the_store_whatever_the_staff_language() -> None:
+    """Action labels are lazy (buttons follow the language) but a refusal quotes them in French (AF messages)."""
+    with translation.override("en"):
+        assert str(services.ACTIONS["sign"].label) == "Record the client's signature"
+        assert services.french(services.ACTIONS["sign"].label) == "Enregistrer la signature du client"
+        assert str(EVENT_LABELS["sign"]) == "Client signature recorded"
+    with translation.override("fr"):
+        assert str(services.ACTIONS["sign"].label) == "Enregistrer la signature du client"
+        assert str(EVENT_LABELS["sign"]) == "Signature du client enregistrée"
