@@ -2,29 +2,16 @@
 see the confirmation, type the ASP's reception date, confirm, read the result page and find it again after a reload."""
 
 import re
-from pathlib import Path
 
 import pytest
 import time_machine
-from django.conf import settings
 
 from orders.models import BulkRun, Order
 from orders.roles import FINANCE_GROUP, SALES_GROUP
+from tests.e2e.browser import PASSWORD, screenshots
 from tests.factories import advance, make_doctor, make_order, make_solution, make_user, paris
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
-
-PASSWORD = "mot-de-passe-de-test"  # noqa: S105 (a test login)
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-
-
-def screenshots(page, name: str) -> None:
-    """The whole page on a wide screen and on a phone, kept under var/screenshots/ to be looked at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1440, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1440, "height": 900})
 
 
 @pytest.mark.usefixtures("programme_data")

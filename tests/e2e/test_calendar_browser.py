@@ -7,26 +7,14 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from django.conf import settings
 
 from monitoring import views
 from orders.models import Provider
 from orders.roles import DEPLOYMENT_GROUP
+from tests.e2e.browser import PASSWORD, screenshots
 from tests.factories import advance, make_order, make_solution, make_user, paris
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
-
-PASSWORD = "mot-de-passe-de-test"  # noqa: S105 (a test login)
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-
-
-def screenshots(page, name: str) -> None:
-    """The whole page on a wide screen and on a phone, kept under var/screenshots/ to be looked at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1440, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1440, "height": 900})
 
 
 @pytest.mark.usefixtures("programme_data")

@@ -5,22 +5,18 @@ drops a nested ``<form>``, so their buttons submitted the change form and nothin
 """
 
 import importlib
-from pathlib import Path
 
 import pytest
 import time_machine
 from django.apps import apps
-from django.conf import settings
 
 from orders.models import Invoice, Order
 from orders.roles import DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
 from orders.rules import checklist_items_for
-from tests.factories import advance, make_order, make_structure, make_user, paris
+from tests.e2e.browser import log_in, screenshots, staff_user
+from tests.factories import advance, make_order, make_structure, paris
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
-
-PASSWORD = "mot-de-passe-de-test"  # noqa: S105 (a test login)
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 @pytest.fixture
@@ -29,34 +25,11 @@ def invoice_series(programme_data):
     importlib.import_module("orders.migrations.0005_invoices").create_series(apps, None)
 
 
-def staff_user(username: str, group: str):
-    user = make_user(username, group)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-
-
 def open_from_list(page, live_server, order: Order) -> None:
     """Open the order the way a person does: the order list, then a click on its number."""
     page.goto(f"{live_server.url}/admin/orders/order/")
     page.locator("#result_list").get_by_role("link", name=order.number, exact=True).click()
     page.wait_for_url(f"**/admin/orders/order/{order.pk}/change/")
-
-
-def screenshots(page, name: str) -> None:
-    """The whole page on a wide screen and on a phone, kept under var/screenshots/ to be looked at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1440, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1440, "height": 900})
 
 
 @pytest.mark.usefixtures("programme_data")
@@ -69,7 +42,7 @@ def test_deployment_ticks_the_checklist_reloads_it_kept_and_records_the_installa
     staff_user("deploiement", DEPLOYMENT_GROUP)
     items = checklist_items_for(order.client)
     page = new_browser_page()
-    log_in(page, live_server, "deploiement")
+    log_in(page, live_server.url, "deploiement")
     open_from_list(page, live_server, order)
 
     assert_accessible(page, f"order page ({state})")
@@ -112,7 +85,7 @@ def test_sales_generates_a_document_by_clicking_generer(live_server, new_browser
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = make_order(salesperson=seller)  # a salesperson's list shows his own orders by default
     page = new_browser_page()
-    log_in(page, live_server, "commercial")
+    log_in(page, live_server.url, "commercial")
     open_from_list(page, live_server, order)
 
     assert_accessible(page, "draft order page")
@@ -133,7 +106,7 @@ def test_finance_issues_the_principal_invoice_then_a_credit_note(live_server, ne
         order = advance(make_order(), "va_signed", now=paris(2026, 11, 23, 10))
     staff_user("compta", FINANCE_GROUP)
     page = new_browser_page()
-    log_in(page, live_server, "compta")
+    log_in(page, live_server.url, "compta")
     open_from_list(page, live_server, order)
 
     assert_accessible(page, "order page before invoicing")

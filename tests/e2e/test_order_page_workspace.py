@@ -6,7 +6,8 @@ import time_machine
 
 from orders.models import OrderEvent
 from orders.roles import FINANCE_GROUP
-from tests.e2e.test_order_page_forms import log_in, open_from_list, screenshots, staff_user
+from tests.e2e.browser import log_in, screenshots, staff_user
+from tests.e2e.test_order_page_forms import open_from_list
 from tests.factories import advance, make_order, make_structure, paris
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -23,7 +24,7 @@ def test_finance_records_an_asp_rejection_sees_it_and_finds_it_with_the_filter(
         other = advance(make_order(client=make_structure(name="MSP du Port")), "advance_requested")
     staff_user("compta", FINANCE_GROUP)
     page = new_browser_page(viewport={"width": 1440, "height": 900})
-    log_in(page, live_server, "compta")
+    log_in(page, live_server.url, "compta")
     open_from_list(page, live_server, order)
 
     expect(page.locator(".order-header")).to_contain_text("MSP des Tilleuls")

@@ -3,27 +3,16 @@ through the client form (structure fields hidden), then a draft order from the d
 
 Screenshots at 1440 and 390 px land in var/screenshots/ (CI artifacts)."""
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from clients.models import Client
 from orders.models import Order
 from orders.roles import SALES_GROUP
+from tests.e2e.browser import PASSWORD, SCREENSHOTS, log_in
 from tests.factories import make_doctor, make_order, make_solution, make_user, valid_rpps
 
-PASSWORD = "mot-de-passe-de-test"
-SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
 WIDE = {"width": 1440, "height": 1000}
 NARROW = {"width": 390, "height": 844}
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
 
 
 def shoot(page, name: str) -> None:
