@@ -90,3 +90,14 @@ def programme_data(transactional_db):
 
     migration = importlib.import_module("orders.migrations.0002_programme_lgc_va2")
     migration.create_programme(apps, None)
+
+
+@pytest.fixture
+def frozen_today():
+    """The clock stopped at the day these tests describe: Monday 23 November 2026, 10:00 in Paris."""
+    import time_machine
+
+    from tests.factories import paris
+
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        yield

@@ -3,20 +3,13 @@
 import re
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from orders.admin.common import euros
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, SALES_GROUP
-from tests.factories import make_doctor, make_order, make_solution, make_structure, make_user, paris
+from tests.factories import make_doctor, make_order, make_solution, make_structure, make_user
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 
 def change_url(client_obj) -> str:

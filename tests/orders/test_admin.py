@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -17,12 +16,6 @@ TODAY = paris(2026, 11, 23, 10)
 LIST_URL = reverse("admin:orders_order_changelist")
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
-
-
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(TODAY, tick=False):
-        yield
 
 
 @pytest.fixture

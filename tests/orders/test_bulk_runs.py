@@ -4,7 +4,6 @@ result page; the batch page of a salesperson (issue 10)."""
 import html
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -19,12 +18,6 @@ TODAY = paris(2026, 11, 23, 10)
 LIST_URL = reverse("admin:orders_order_changelist")
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
-
-
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(TODAY, tick=False):
-        yield
 
 
 @pytest.fixture

@@ -1,24 +1,17 @@
 """The new order page: client by autocomplete (accents ignored), programme, solution and salesperson pre-filled."""
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from orders.admin.order_create import OrderCreateForm
 from orders.models import Order
 from orders.roles import ADMIN_GROUP, SALES_GROUP
-from tests.factories import lgc_programme, make_doctor, make_solution, make_user, paris
+from tests.factories import lgc_programme, make_doctor, make_solution, make_user
 
 ADD_URL = reverse("admin:orders_order_add")
 AUTOCOMPLETE_URL = reverse("admin:autocomplete")
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 
 def initial_of(response) -> dict:

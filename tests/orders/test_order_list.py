@@ -22,12 +22,6 @@ LIST_URL = reverse("admin:orders_order_changelist")
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(TODAY, tick=False):
-        yield
-
-
 def listed_numbers(response) -> set[str]:
     return {order.number for order in response.context["cl"].result_list}
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -24,12 +23,6 @@ TODAY = paris(2026, 11, 23, 10)
 LIST_URL = reverse("admin:orders_order_changelist")
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
-
-
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(TODAY, tick=False):
-        yield
 
 
 def page_of(client, order: Order, group: str) -> str:

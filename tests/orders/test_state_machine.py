@@ -4,7 +4,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-import time_machine
 
 from clients.services import client_create
 from monitoring.models import MonitoringMonth
@@ -29,12 +28,6 @@ TODAY = paris(2026, 11, 23, 10)
 SIGNATURE = {"signature_method": "eidas_simple", "signatory_name": "Dr Martin"}
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
-
-
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(TODAY, tick=False):
-        yield
 
 
 def invoice(order, kind="principal"):
