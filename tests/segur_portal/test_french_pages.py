@@ -169,7 +169,6 @@ def test_no_english_word_nor_internal_code_on_staff_pages(seeded: list[Order]) -
                 continue
             pages += 1
             findings += [f"{role} {url}: {hit}" for hit in hits_on(response.content.decode())]
-    print("\n".join(findings))
     assert pages > 50
     assert not findings, f"{len(findings)} English words or internal codes on staff pages:\n" + "\n".join(findings)
 
