@@ -277,6 +277,17 @@ def client_facts(client: "Client") -> ClientFacts:
     )
 
 
+def default_vat_regime(client: "Client", provider: "Provider") -> str:
+    """The VAT regime an order form takes unless staff choose another (AF §5.2, CGI art. 294): ``ht`` when the
+    provider is not liable to VAT; else the regime staff chose for the client (with its reason), else the client's
+    département's: 8,5 % in 971, 972, 974; not applicable in 973, 976; 20 % elsewhere."""
+    from orders.models import VatRegime
+
+    if provider.vat_regime == VatRegime.HT:
+        return VatRegime.HT
+    return client.vat_regime_in_force
+
+
 def terms_choice_violations(*, prestation: Any, vat_regime: Any) -> list[RuleViolation]:
     """The order form sells a principal prestation (the secondary one comes with it, never in its place — AF §4.2)
     under one of the AF's VAT regimes (AF §5.2)."""
