@@ -597,7 +597,9 @@ def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
             sum((row.amount or ZERO for row in own_states), ZERO),
             order_list_url(commercial="moi"),
         )
-        context["own_deadlines"] = deadlines_ahead(now, salesperson_id=user.pk)
+        context["own_deadlines"] = own_deadlines = deadlines_ahead(now, salesperson_id=user.pk)
+        for group in own_deadlines:
+            group.url = group.url.replace("commercial=tous", "commercial=moi")
     if context["finance"]:
         context["money"] = money_blocks(orders, programme)
         context["vat"] = by_vat_regime(orders)
