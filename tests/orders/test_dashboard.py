@@ -115,7 +115,7 @@ def test_the_page_costs_a_bounded_number_of_queries_whatever_the_number_of_order
     with CaptureQueriesContext(connection) as after:
         page = client.get(reverse("admin:index"))
 
-    assert len(after) == len(before) <= 40
+    assert len(after) == len(before) <= 24  # 22 on the demo: session, user, programme, aggregates, calendar
     assert "Où en sont les commandes" in page.content.decode()
 
 
