@@ -41,6 +41,11 @@ from segur_portal.spreadsheets import (
 
 logger = logging.getLogger(__name__)
 
+
+def vat_regime_label(code: str) -> str:
+    return dict(Client._meta.get_field("vat_regime").choices)[code]
+
+
 PREVIEW_ROWS = 100
 LISTED_ERRORS = 100
 LISTED_ERRORS_IN_MESSAGE = 20
@@ -181,6 +186,8 @@ class ClientForm(forms.ModelForm):
             "installed_version",
             "wave1_benefited",
             "wave1_self_funded",
+            "vat_regime",
+            "vat_regime_reason",
         )
 
     def clean(self) -> dict[str, Any]:
@@ -268,6 +275,16 @@ class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, Im
         ),
         (_("Coordonnées"), {"fields": ("siren", "address", "postal_code", "city", "email", "phone")}),
         (_("Équipement"), {"fields": ("installed_version", "wave1_benefited", "wave1_self_funded")}),
+        (
+            _("TVA"),
+            {
+                "fields": ("vat_regime_suggested", "vat_regime", "vat_regime_reason"),
+                "description": _(
+                    "Le régime de TVA des bons de commande suit le département du client (AF §5.2, CGI art. 294) ; "
+                    "un autre régime demande un motif, inscrit au journal du client."
+                ),
+            },
+        ),
         (_("Espace client"), {"fields": ("portal_activity",)}),
     )
     resource_classes = [DoctorResource, StructureResource]
@@ -283,10 +300,16 @@ class ClientAdmin(AccentInsensitiveSearchMixin, AllOrNothingImportAdminMixin, Im
     )
     list_filter = ("kind", "tranche", "cds_kind", "wave1_benefited", "wave1_self_funded")
     search_fields = ("name", "rpps", "finess", "email", "city")
-    readonly_fields = ("tranche", "staff_count", "reference_entry", "portal_activity")
+    readonly_fields = ("tranche", "staff_count", "reference_entry", "vat_regime_suggested", "portal_activity")
     inlines = [ContactPersonInline]
     list_per_page = 50
     actions = ["send_portal_link", "revoke_portal_links"]
+
+    @admin.display(description=_("Régime du département"))
+    def vat_regime_suggested(self, client: Client) -> str:
+        if client.pk is None:
+            return _("D'après le code postal (ou le FINESS) une fois le client enregistré.")
+        return f"{vat_regime_label(client.suggested_vat_regime)} ({client.departement or '—'})"
 
     @admin.display(description=_("Espace client"))
     def portal_activity(self, client: Client) -> str:

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from clients import rules
 from segur_portal.records import WriteOnceQuerySet, WriteOnceRecord
 
 
@@ -94,6 +95,15 @@ class Client(models.Model):
     city = models.CharField(_("ville"), max_length=128, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=32, blank=True)
+    # VAT regime (AF §5.2, CGI art. 294): empty = the regime of the client's département; another one needs a reason.
+    vat_regime = models.CharField(
+        _("régime de TVA choisi"),
+        max_length=8,
+        blank=True,
+        choices=[("vat_20", _("TVA 20 %")), ("vat_8_5", _("TVA 8,5 % (DOM)")), ("ht", _("Non assujetti (HT)"))],
+        help_text=_("Vide : le régime du département du client (971, 972, 974 : 8,5 % ; 973, 976 : non applicable)."),
+    )
+    vat_regime_reason = models.CharField(_("motif du régime de TVA choisi"), max_length=255, blank=True)
     # Equipment history (AF §4.2: V1V2 only for clients with no wave-1 history)
     installed_version = models.CharField(_("version installée"), max_length=64, blank=True)
     wave1_benefited = models.BooleanField(_("a bénéficié d'une prestation Ségur vague 1"), default=False)
@@ -125,6 +135,20 @@ class Client(models.Model):
     @property
     def is_structure(self) -> bool:
         return self.kind in {ClientKind.MSP, ClientKind.CDS}
+
+    @property
+    def departement(self) -> str:
+        return rules.departement(postal_code=self.postal_code, finess=self.finess or "")
+
+    @property
+    def suggested_vat_regime(self) -> str:
+        """The regime of the client's département (AF §5.2, CGI art. 294)."""
+        return rules.default_vat_regime(self.departement)
+
+    @property
+    def vat_regime_in_force(self) -> str:
+        """The regime staff chose (with its reason), else the département's."""
+        return self.vat_regime or self.suggested_vat_regime
 
     @property
     def ceiling_category(self) -> str:

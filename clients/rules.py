@@ -311,3 +311,69 @@ def wave1_allows_v1v2(*, wave1_benefited: bool, wave1_self_funded: bool) -> bool
 
 def join_messages(violations: Iterable[RuleViolation]) -> str:
     return " ".join(violation.message for violation in violations)
+
+
+# --- VAT regime from the client's département (AF §5.2, CGI art. 294) ----------------------------------------------
+
+# The codes of ``orders.models.VatRegime`` (clients does not import orders' models, which import clients).
+VAT_20, VAT_8_5, VAT_NOT_APPLICABLE = "vat_20", "vat_8_5", "ht"
+VAT_REGIME_LABELS = {
+    VAT_20: "TVA 20 %",
+    VAT_8_5: "TVA 8,5 % (DOM)",
+    VAT_NOT_APPLICABLE: "Non assujetti (HT)",
+}
+# CGI art. 294: 8,5 % in Guadeloupe, Martinique and La Réunion; VAT not applicable in Guyane and Mayotte.
+OVERSEAS_VAT_REGIMES = {
+    "971": VAT_8_5,
+    "972": VAT_8_5,
+    "974": VAT_8_5,
+    "973": VAT_NOT_APPLICABLE,
+    "976": VAT_NOT_APPLICABLE,
+}
+
+
+def departement(*, postal_code: str = "", finess: str = "") -> str:
+    """The client's département: from its postal code (971xx → 971, 75008 → 75, 20000 → 20), else from its FINESS
+    number, whose overseas ones start with 970 and the département's digit (970100228 → 971); empty when neither
+    says it."""
+    code = (postal_code or "").strip()
+    if re.fullmatch(r"[0-9]{5}", code, re.ASCII):
+        return code[:3] if code.startswith("97") else code[:2]
+    finess = (finess or "").strip().upper()
+    if finess.startswith("970") and len(finess) > 3:
+        return "97" + finess[3]
+    return finess[:2]
+
+
+def default_vat_regime(departement_code: str) -> str:
+    """The VAT regime the product suggests for a client of this département (AF §5.2, CGI art. 294): 8,5 % in 971,
+    972 and 974, not applicable in 973 and 976, 20 % elsewhere."""
+    return OVERSEAS_VAT_REGIMES.get(departement_code, VAT_20)
+
+
+def vat_regime_choice_violations(*, vat_regime: Any, reason: Any, suggested: str) -> list[RuleViolation]:
+    """Staff may set another regime than the one suggested by the client's département, with a reason that is
+    recorded (AF §5.2: the provider's own VAT position decides). Empty when the choice is acceptable."""
+    if not vat_regime:
+        return []
+    if vat_regime not in VAT_REGIME_LABELS:
+        return [
+            RuleViolation(
+                "VAT_REGIME_UNKNOWN",
+                f"Régime de TVA « {shown(vat_regime)} » inconnu : TVA 20 %, TVA 8,5 % (DOM) ou non assujetti "
+                "(AF §5.2).",
+                "AF §5.2",
+                field="vat_regime",
+            )
+        ]
+    if vat_regime != suggested and not str(reason or "").strip():
+        return [
+            RuleViolation(
+                "VAT_REGIME_REASON_MISSING",
+                f"Régime de TVA : « {VAT_REGIME_LABELS[vat_regime]} » au lieu de « {VAT_REGIME_LABELS[suggested]} », "
+                "le régime du département du client (AF §5.2, CGI art. 294) : indiquez le motif de ce choix.",
+                "AF §5.2",
+                field="vat_regime_reason",
+            )
+        ]
+    return []

@@ -27,7 +27,17 @@ CLIENT_FIELDS = {field.name for field in Client._meta.get_fields() if getattr(fi
     "portal_links_revoked_at",
 }
 # Texts checked for control characters and for the model's length; identifiers, choices and e-mail have their rules.
-CLIENT_TEXT_FIELDS = ("name", "specialty", "siren", "address", "postal_code", "city", "phone", "installed_version")
+CLIENT_TEXT_FIELDS = (
+    "name",
+    "specialty",
+    "siren",
+    "address",
+    "postal_code",
+    "city",
+    "phone",
+    "installed_version",
+    "vat_regime_reason",
+)
 CLIENT_YES_NO_FIELDS = ("aci_signatory", "staff_declared", "wave1_benefited", "wave1_self_funded")
 CLIENT_COUNT_MAXIMUMS = {
     "treating_patient_count": rules.TREATING_PATIENT_COUNT_MAX,
@@ -36,6 +46,8 @@ CLIENT_COUNT_MAXIMUMS = {
 }
 # Client data whose change is written to the client's journal: the client space is opened by links sent to it.
 AUDITED_CLIENT_FIELDS = ("email",)
+# The VAT regime staff chose instead of the département's, and why (AF §5.2): journaled, no link revoked.
+VAT_CHOICE_FIELDS = ("vat_regime", "vat_regime_reason")
 
 
 def latest_reference_entry(finess: str) -> ReferenceEntry | None:
@@ -117,6 +129,16 @@ def client_violations(data: dict[str, Any]) -> list[RuleViolation]:
     violations += [v for v in rules.eligibility_violations(facts) if v.field not in refused_fields]
     if not str(data.get("name") or "").strip():
         violations.append(RuleViolation("CLIENT_NAME", "Le nom du client est obligatoire.", "AF §4.3", field="name"))
+    suggested = rules.default_vat_regime(
+        rules.departement(postal_code=str(data.get("postal_code") or ""), finess=str(data.get("finess") or ""))
+    )
+    violations += [
+        violation
+        for violation in rules.vat_regime_choice_violations(
+            vat_regime=data.get("vat_regime"), reason=data.get("vat_regime_reason"), suggested=suggested
+        )
+        if violation.field not in refused_fields
+    ]
     return violations
 
 
@@ -136,9 +158,9 @@ def normalised_client_data(data: dict[str, Any]) -> dict[str, Any]:
     for name in (*CLIENT_TEXT_FIELDS, "email"):
         if name in cleaned:
             cleaned[name] = str(cleaned[name] if cleaned[name] is not None else "").strip()
-    for name in ("cds_kind", *CLIENT_YES_NO_FIELDS):
+    for name in ("cds_kind", "vat_regime", *CLIENT_YES_NO_FIELDS):
         if name in cleaned and cleaned[name] is None:  # an empty cell: the model's empty value
-            cleaned[name] = "" if name == "cds_kind" else False
+            cleaned[name] = "" if name in ("cds_kind", "vat_regime") else False
     for name in CLIENT_COUNT_MAXIMUMS:
         count = rules.parse_count(cleaned.get(name)) if name in cleaned else None
         if count is not None:
@@ -203,6 +225,8 @@ def client_create(**data: Any) -> Client:
     try:
         with transaction.atomic():
             client.save()
+            if client.vat_regime:
+                _vat_choice_record(client, old={}, actor=None)
     except IntegrityError:
         # Created meanwhile by someone else: the unique constraint decided; say so, as above.
         raise_if(_duplicate_violations(cleaned))
@@ -239,7 +263,17 @@ def client_update(*, client: Client, acting_user: Any = None, **data: Any) -> Cl
         if changed:
             revoked = portal_services.access_links_revoke(client_id=client.pk, acting_user=actor)
             client.portal_links_revoked_at = revoked.portal_links_revoked_at
+        _vat_choice_record(client, old={name: getattr(stored, name) for name in VAT_CHOICE_FIELDS}, actor=actor)
     return client
+
+
+def _vat_choice_record(client: Client, *, old: dict[str, str], actor: Any) -> None:
+    """Write to the client's journal a change of the VAT regime chosen by staff and of its reason (AF §5.2)."""
+    for name in VAT_CHOICE_FIELDS:
+        if old.get(name, "") != getattr(client, name):
+            ClientChange.objects.create(
+                client=client, field=name, old_value=old.get(name, ""), new_value=getattr(client, name), actor=actor
+            )
 
 
 @dataclass(frozen=True)

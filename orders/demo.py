@@ -263,8 +263,9 @@ class DemoBuilder:
         prestation = "principal_v2" if client.wave1_benefited or client.wave1_self_funded else "principal_v1v2"
         if self.random.random() < 0.5:
             prestation = "principal_v2"
+        vat_regime = rules.default_vat_regime(client, solution.provider)  # 8,5 % in Fort-de-France (AF §5.2)
         principal, secondary = services.default_amounts(
-            programme=self.programme, client=client, prestation=prestation, vat_regime="vat_20"
+            programme=self.programme, client=client, prestation=prestation, vat_regime=vat_regime
         )
         if self.random.random() < 0.15:  # a lower amount agreed with the client (AF §5.1)
             principal = (principal * Decimal("0.9")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -273,7 +274,7 @@ class DemoBuilder:
             client=client,
             solution=solution,
             prestation=prestation,
-            vat_regime="vat_20",
+            vat_regime=vat_regime,
             principal_amount=principal,
             secondary_amount=secondary,
             issued_at=issued,

@@ -57,6 +57,18 @@ def paris_date(moment: datetime) -> date:
     return moment.astimezone(PARIS).date()
 
 
+def end_of_day_paris(day: date) -> datetime:
+    """The last instant of a Paris calendar day. A day or month count («120 jours calendaires», «au plus tard
+    20 mois», «15 jours», «12 mois») ends with its last calendar day in Europe/Paris, not at noon (AF §4.3, §4.4,
+    §4.5, §6.5): ``moment <= end_of_day_paris(day)`` is ``paris_date(moment) <= day``. Only the programme's Date 0–6
+    are instants at 12:00 (``noon_paris``)."""
+    return datetime.combine(day, time.max, tzinfo=PARIS)
+
+
+def is_end_of_day(moment: datetime) -> bool:
+    return moment.astimezone(PARIS).time() == time.max
+
+
 def add_months(day: date, months: int) -> date:
     """Same day ``months`` later, clamped to the month's last day (31 Jan + 1 month → 28/29 Feb)."""
     month_index = day.month - 1 + months
@@ -74,6 +86,9 @@ def end_of_month(day: date) -> date:
 
 
 def format_deadline(moment: datetime) -> str:
+    """``16/12/2026 12:00`` for a programme date; ``04/05/2022`` alone for the last day of a day count."""
+    if is_end_of_day(moment):
+        return moment.astimezone(PARIS).strftime("%d/%m/%Y")
     return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 
 
@@ -262,6 +277,17 @@ def client_facts(client: "Client") -> ClientFacts:
     )
 
 
+def default_vat_regime(client: "Client", provider: "Provider") -> str:
+    """The VAT regime an order form takes unless staff choose another (AF §5.2, CGI art. 294): ``ht`` when the
+    provider is not liable to VAT; else the regime staff chose for the client (with its reason), else the client's
+    département's: 8,5 % in 971, 972, 974; not applicable in 973, 976; 20 % elsewhere."""
+    from orders.models import VatRegime
+
+    if provider.vat_regime == VatRegime.HT:
+        return VatRegime.HT
+    return client.vat_regime_in_force
+
+
 def terms_choice_violations(*, prestation: Any, vat_regime: Any) -> list[RuleViolation]:
     """The order form sells a principal prestation (the secondary one comes with it, never in its place — AF §4.2)
     under one of the AF's VAT regimes (AF §5.2)."""
@@ -372,10 +398,35 @@ def is_referenced_at(solution: "Solution", moment: datetime) -> bool:
 
 
 def pre_order_deadline(order: "Order", programme: "Programme") -> datetime | None:
-    """The complete dossier must be deemed submitted within 120 calendar days of the client's signature (AF §4.3)."""
+    """The effective deadline of a pre-order's complete proof dossier (AF §II, §4.3), or None before signature.
+
+    See ``complete_dossier_deadline``: firming, lapsing, the order's deadlines and reminders all use it."""
     if order.signed_at is None:
         return None
-    return noon_paris(paris_date(order.signed_at) + timedelta(days=programme.pre_order_window_days))
+    return complete_dossier_deadline(signed_at=order.signed_at, programme=programme)
+
+
+def complete_dossier_deadline(*, signed_at: datetime, programme: "Programme") -> datetime:
+    """By when the complete proof dossier must be deemed submitted to the ANS for a pre-order signed at
+    ``signed_at``: the earlier of the last of the «120 jours calendaires» after the signature (the whole Paris day:
+    a dossier filed at 15:00 on day 120 is on time) and Date 2 (12:00), before which the complete dossier must
+    reach the ANS for any pre-order to be firmed (AF §II, §4.3). One deadline for every rule that reasons about it."""
+    last_day = paris_date(signed_at) + timedelta(days=programme.pre_order_window_days)
+    return min(end_of_day_paris(last_day), programme.date_2)
+
+
+def complete_dossier_on_time(dossier_at: datetime | None, deadline: datetime | None) -> bool:
+    """The complete dossier reached the ANS by the effective deadline (AF §4.3)."""
+    return dossier_at is not None and deadline is not None and dossier_at <= deadline
+
+
+def _dossier_deadline_text(deadline: datetime, programme: "Programme") -> str:
+    """Which limit the effective deadline is, as the client's staff read it."""
+    if deadline == programme.date_2:
+        return f"avant la Date 2 ({format_deadline(deadline)})"
+    return f"dans les {programme.pre_order_window_days} jours calendaires suivant la signature (au plus tard le " + (
+        f"{format_deadline(deadline)})"
+    )
 
 
 def signature_violations(
@@ -426,15 +477,29 @@ def signature_violations(
                     field="solution",
                 )
             )
-        # The same 120th-day-at-noon deadline as ``pre_order_deadline``, counted in Paris calendar days.
-        deadline = noon_paris(paris_date(signed_at) + timedelta(days=programme.pre_order_window_days))
+        deadline = complete_dossier_deadline(signed_at=signed_at, programme=programme)
         dossier_at = solution.complete_dossier_submitted_at
-        if (dossier_at is not None and dossier_at > deadline) or (dossier_at is None and now > deadline):
+        if complete_dossier_on_time(dossier_at, deadline) or (dossier_at is None and now <= deadline):
+            pass
+        elif deadline == programme.date_2 and signed_at > programme.date_2:
+            violations.append(
+                RuleViolation(
+                    "PRE_ORDER_AFTER_DATE_2",
+                    f"Date 2 passée ({format_deadline(programme.date_2)}) sans dossier complet de preuves de "
+                    f"{solution} déposé à l'ANS : aucune commande conditionnelle ne peut plus être signée "
+                    "(AF §II, §4.3).",
+                    "AF §4.3",
+                    field="signed_at",
+                )
+            )
+        else:
             violations.append(
                 RuleViolation(
                     "PRE_ORDER_SIGNED_TOO_EARLY",
-                    f"Commande conditionnelle signée plus de {programme.pre_order_window_days} jours avant le dépôt du "
-                    "dossier complet de preuves de conformité à l'ANS (AF §4.3).",
+                    f"Commande conditionnelle signée plus de {programme.pre_order_window_days} jours calendaires "
+                    "avant le dépôt du dossier complet de preuves de conformité à l'ANS, ou dossier déposé après la "
+                    f"Date 2 : le dossier devait être déposé {_dossier_deadline_text(deadline, programme)} "
+                    "(AF §4.3).",
                     "AF §4.3",
                     field="signed_at",
                 )
@@ -445,16 +510,16 @@ def signature_violations(
 def firm_violations(
     *, order: "Order", programme: "Programme", solution: "Solution", now: datetime
 ) -> list[RuleViolation]:
-    """A pre-order becomes firm: complete dossier ≤ 120 days after signature, and referencing obtained (AF §4.3)."""
+    """A pre-order becomes firm: complete dossier within 120 calendar days of the signature and before Date 2
+    (``complete_dossier_deadline``), and referencing obtained (AF §II, §4.3)."""
     violations: list[RuleViolation] = []
     deadline = pre_order_deadline(order, programme)
-    dossier_at = solution.complete_dossier_submitted_at
-    if dossier_at is None or deadline is None or dossier_at > deadline:
+    if not complete_dossier_on_time(solution.complete_dossier_submitted_at, deadline):
+        when = _dossier_deadline_text(deadline, programme) if deadline else "dans les délais"
         violations.append(
             RuleViolation(
                 "COMPLETE_DOSSIER_LATE",
-                f"Le dossier complet de preuves n'a pas été déposé dans les {programme.pre_order_window_days} jours "
-                f"suivant la signature (échéance {format_deadline(deadline) if deadline else '—'}) (AF §4.3).",
+                f"Le dossier complet de preuves n'a pas été déposé à l'ANS {when} (AF §II, §4.3).",
                 "AF §4.3",
             )
         )
@@ -470,16 +535,15 @@ def firm_violations(
 
 
 def lapse_reason(*, order: "Order", programme: "Programme", solution: "Solution", now: datetime) -> str | None:
-    """Why a pre-order lapses now, or None (AF §4.3): 120 days without complete dossier, or referencing refused."""
+    """Why a pre-order lapses now, or None (AF §4.3): no complete dossier by ``complete_dossier_deadline`` (120
+    calendar days, capped by Date 2), or referencing refused."""
     if solution.refused_at is not None and solution.refused_at <= now:
         return "Référencement ANS refusé (AF §4.3)."
     deadline = pre_order_deadline(order, programme)
     dossier_at = solution.complete_dossier_submitted_at
-    if deadline is not None and now > deadline and (dossier_at is None or dossier_at > deadline):
-        return (
-            f"Aucun dossier complet de preuves déposé dans les {programme.pre_order_window_days} jours suivant la "
-            f"signature (échéance {format_deadline(deadline)}) (AF §4.3)."
-        )
+    if deadline is not None and now > deadline and not complete_dossier_on_time(dossier_at, deadline):
+        when = _dossier_deadline_text(deadline, programme)
+        return f"Aucun dossier complet de preuves déposé à l'ANS {when} (AF §4.3)."
     return None
 
 
@@ -787,7 +851,7 @@ def secondary_violations(
                 "AF §4.5",
             )
         )
-    request_deadline = noon_paris(add_months(start, programme.secondary_request_months))
+    request_deadline = end_of_day_paris(add_months(start, programme.secondary_request_months))
     if received_at > request_deadline:
         violations.append(
             RuleViolation(
@@ -908,9 +972,12 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
                 "PRE_ORDER_120_DAYS",
                 deadline_120,
                 "admin",
-                "Déposer le dossier complet de preuves à l'ANS sous 120 jours, sinon informer le client",
+                "Déposer le dossier complet de preuves à l'ANS sous 120 jours et avant la Date 2, sinon informer le "
+                "client",
                 "AF §4.3",
-                dossier_at if dossier_at and dossier_at <= deadline_120 else order.pre_order_expiry_notified_at,
+                dossier_at
+                if complete_dossier_on_time(dossier_at, deadline_120)
+                else order.pre_order_expiry_notified_at,
                 now,
             )
         )
@@ -1004,7 +1071,7 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
         deadlines.append(
             _deadline(
                 "SECONDARY_OBSERVATION",
-                noon_paris(add_months(start, programme.secondary_observation_months)),
+                end_of_day_paris(add_months(start, programme.secondary_observation_months)),
                 "deployment",
                 "Atteindre le niveau de PERF sur 6 mois continus",
                 "AF §4.5",
@@ -1015,7 +1082,7 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
         deadlines.append(
             _deadline(
                 "SECONDARY_REQUEST",
-                noon_paris(add_months(start, programme.secondary_request_months)),
+                end_of_day_paris(add_months(start, programme.secondary_request_months)),
                 "finance",
                 "Déposer la demande de Prestation secondaire",
                 "AF §4.5, §6.5",
@@ -1027,7 +1094,7 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
         deadlines.append(
             _deadline(
                 "TERMINATION_NOTICE",
-                noon_paris(add_months(paris_date(order.terminated_at), programme.termination_notice_months)),
+                end_of_day_paris(add_months(paris_date(order.terminated_at), programme.termination_notice_months)),
                 "finance",
                 "Informer l'ASP de la résiliation",
                 "AF §6.5",
@@ -1039,7 +1106,9 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
         deadlines.append(
             _deadline(
                 "PORTABILITY",
-                noon_paris(paris_date(order.portability_requested_at) + timedelta(days=programme.portability_days)),
+                end_of_day_paris(
+                    paris_date(order.portability_requested_at) + timedelta(days=programme.portability_days)
+                ),
                 "deployment",
                 "Livrer l'export des données (portabilité)",
                 "AF §4.4",
@@ -1052,7 +1121,7 @@ def order_deadlines(order: "Order", now: datetime) -> list[Deadline]:
         deadlines.append(
             _deadline(
                 "ANS_CHECK_WINDOW",
-                noon_paris(add_months(month_end, programme.ans_check_months)),
+                end_of_day_paris(add_months(month_end, programme.ans_check_months)),
                 "admin",
                 "Fin du délai de contrôle du journal par l'ANS : données définitives",
                 "AF §4.5",
@@ -1075,7 +1144,7 @@ def provider_deadlines(
     return [
         _deadline(
             "SATISFACTION_REPORT",
-            noon_paris(add_months(paris_date(last_va_at), programme.satisfaction_report_months)),
+            end_of_day_paris(add_months(paris_date(last_va_at), programme.satisfaction_report_months)),
             "admin",
             "Transmettre à l'ANS le bilan agrégé des questionnaires de satisfaction",
             "AF §6.1",

@@ -120,8 +120,10 @@ def order_create(
     is_pilot: bool = False,
     acting_user: User = None,
 ) -> Order:
-    """Prepare an order form (SPEC §7, draft): eligible client, allowed prestation, amounts ≤ ceilings, unique."""
-    vat_regime = vat_regime or solution.provider.vat_regime
+    """Prepare an order form (SPEC §7, draft): eligible client, allowed prestation, amounts ≤ ceilings, unique.
+    Without ``vat_regime``, the client's (``rules.default_vat_regime``, AF §5.2)."""
+    default_regime = rules.default_vat_regime(client, solution.provider)
+    vat_regime = vat_regime or default_regime
     if principal_amount is None or secondary_amount is None:
         try:
             default_principal, default_secondary = default_amounts(
@@ -173,6 +175,7 @@ def order_create(
                 payload={
                     "prestation": prestation,
                     "vat_regime": vat_regime,
+                    "vat_regime_default": default_regime,
                     "principal_amount": principal_amount,
                     "secondary_amount": secondary_amount,
                 },

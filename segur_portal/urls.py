@@ -3,10 +3,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from monitoring.views import deadline_calendar, deadline_calendar_csv, healthz
+from orders.dashboard import admin_index
 
 admin.site.site_header = "Ségur — back-office"
 admin.site.site_title = "Ségur back-office"
 admin.site.index_title = "Pilotage des commandes Ségur"
+admin.site.index = admin_index(admin.site.index)  # the staff dashboard on the home page (orders.dashboard)
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -41,7 +41,7 @@ class OrderCreateForm(forms.Form):
         choices=Order._meta.get_field("prestation").choices, label=_("Prestation principale")
     )
     vat_regime = forms.ChoiceField(
-        choices=[("", _("Régime du fournisseur"))] + list(Order._meta.get_field("vat_regime").choices),
+        choices=[("", _("Régime du client (son département)"))] + list(Order._meta.get_field("vat_regime").choices),
         required=False,
         label=_("Régime de TVA"),
     )

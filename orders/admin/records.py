@@ -67,6 +67,7 @@ class EventToStateFilter(admin.SimpleListFilter):
 TERM_LABELS = {
     "prestation": (_("Prestation"), Prestation),
     "vat_regime": (_("Régime de TVA"), VatRegime),
+    "vat_regime_default": (_("Régime de TVA du client"), VatRegime),
     "principal_amount": (_("Montant principal"), None),
     "secondary_amount": (_("Montant secondaire"), None),
 }

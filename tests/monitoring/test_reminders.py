@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from monitoring import reminders
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
-from orders import services
+from orders import rules, services
 from orders.models import OrderEvent
 from orders.roles import ADMIN_GROUP, FINANCE_GROUP, SALES_GROUP
 from tests.factories import advance, lgc_programme, make_order, make_solution, make_user, paris
@@ -185,14 +185,14 @@ def test_nothing_is_lost_when_the_broker_is_down_during_the_scan(team, monkeypat
 @pytest.mark.django_db
 def test_a_pre_order_past_its_120_days_lapses_and_the_client_is_informed(team):
     solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
-    with time_machine.travel(paris(2026, 8, 1, 9), tick=False):
-        order = make_order(solution=solution, issued_at=paris(2026, 7, 30))
+    with time_machine.travel(paris(2026, 3, 3, 9), tick=False):
+        order = make_order(solution=solution, issued_at=paris(2026, 3, 1))
         services.perform(
-            "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 7, 31)} | SIGNATURE
+            "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 3, 2)} | SIGNATURE
         )
 
-    scan_at(paris(2026, 11, 28, 7))  # 31/07 + 120 days = 28/11 12:00: not yet
-    summary = scan_at(paris(2026, 11, 29, 7))
+    assert scan_at(paris(2026, 6, 30, 23)).lapsed == 0  # 02/03 + 120 calendar days = 30/06, the whole day
+    summary = scan_at(paris(2026, 7, 1, 0, 5))
 
     order.refresh_from_db()
     assert summary.lapsed == 1 and order.state == "lapsed"
@@ -205,6 +205,8 @@ def test_a_pre_order_past_its_120_days_lapses_and_the_client_is_informed(team):
 
 @pytest.mark.django_db
 def test_pre_order_clients_are_told_when_no_complete_dossier_was_filed_before_date_2(team):
+    """AF §II, §4.3: Date 2 caps the 120 days: signed 09/07, the pre-order lapses at Date 2 (22/07 12:00), not on
+    06/11, and its client is told why."""
     solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
     with time_machine.travel(paris(2026, 7, 10, 9), tick=False):
         order = make_order(solution=solution, issued_at=paris(2026, 7, 8))
@@ -212,13 +214,15 @@ def test_pre_order_clients_are_told_when_no_complete_dossier_was_filed_before_da
             "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 7, 9)} | SIGNATURE
         )
 
-    summary = scan_at(paris(2026, 7, 23, 7))
+    before = scan_at(paris(2026, 7, 21, 7))  # one scan a day
+    summary = scan_at(paris(2026, 7, 22, 12, 1))
     again = scan_at(paris(2026, 7, 24, 7))
 
     order.refresh_from_db()
-    assert (summary.date_2_notices, again.date_2_notices) == (1, 0)
-    assert order.date_2_notice_sent_at is not None and order.state == "pre_order"
-    assert OutboxEmail.objects.filter(kind="date_2_notice").count() == 1
+    assert (before.lapsed, summary.lapsed, again.lapsed) == (0, 1, 0)
+    assert order.state == "lapsed" and "avant la Date 2 (22/07/2026 12:00)" in order.closing_reason
+    notice = OutboxEmail.objects.get(kind="lapse_notice")
+    assert "avant la Date 2 (22/07/2026 12:00)" in notice.body_text
 
 
 @pytest.mark.django_db
@@ -277,7 +281,11 @@ def test_the_satisfaction_report_is_due_18_months_after_the_last_va_and_shows_in
         client.force_login(team["admin"])
         calendar = client.get(reverse("deadline_calendar")).content.decode()
 
-    assert (deadline.code, deadline.actor, deadline.due_at) == ("SATISFACTION_REPORT", "admin", paris(2028, 4, 16))
+    assert (deadline.code, deadline.actor, deadline.due_at) == (
+        "SATISFACTION_REPORT",
+        "admin",
+        rules.end_of_day_paris(date(2028, 4, 16)),
+    )
     assert "bilan agrégé des questionnaires de satisfaction" in calendar and label in calendar
     assert by_code["COMPLETE_DOSSIER"][1].status == "met" and by_code["PILOT_VALIDATION"][1].status == "met"
     provider.satisfaction_report_sent_on = date(2028, 3, 1)

@@ -41,10 +41,10 @@ def two_drafts(team):
 def two_pre_orders(team):
     solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
     orders = []
-    with time_machine.travel(paris(2026, 8, 1, 9), tick=False):
+    with time_machine.travel(paris(2026, 7, 1, 9), tick=False):  # 120 days capped by Date 2 (22/07/2026 12:00)
         for _ in range(2):
-            order = make_order(solution=solution, salesperson=team["sales"], issued_at=paris(2026, 7, 30))
-            params = {"signed_at": paris(2026, 7, 31)} | SIGNATURE
+            order = make_order(solution=solution, salesperson=team["sales"], issued_at=paris(2026, 6, 29))
+            params = {"signed_at": paris(2026, 6, 30)} | SIGNATURE
             orders.append(services.perform("sign", order_id=order.pk, acting_user=None, params=params))
     return orders
 
@@ -115,7 +115,7 @@ def test_a_consequence_failing_for_one_pre_order_is_undone_for_it_alone(team, mo
 
     monkeypatch.setattr(reminders, "_queue_client_notice", failing_after_the_lapse)
 
-    summary = scan_at(paris(2026, 11, 29, 7))  # 120 days after the signature
+    summary = scan_at(paris(2026, 11, 29, 7))  # long past Date 2, which caps their 120 days
 
     states = dict(Order.objects.values_list("pk", "state"))
     assert (states[broken.pk], states[healthy.pk]) == ("pre_order", "lapsed")
@@ -172,7 +172,7 @@ def test_an_order_holding_a_year_1_date_is_set_aside_and_the_others_still_get_th
     with pytest.raises(DataError), transaction.atomic():
         Order.objects.get(pk=broken.pk)
 
-    summary = scan_at(paris(2026, 11, 29, 7))  # 120 days after the signature: the healthy pre-order lapses
+    summary = scan_at(paris(2026, 11, 29, 7))  # past Date 2 (caps the 120 days): the healthy pre-order lapses
 
     assert Order.objects.get(pk=healthy.pk).state == "lapsed" and summary.lapsed == 1
     assert Order.objects.filter(pk=broken.pk).values_list("state", flat=True).get() == "pre_order"

@@ -53,7 +53,10 @@ def test_the_order_form_of_a_structure_carries_every_mandatory_mention():
 
 
 def test_a_pre_order_form_carries_the_conditional_mention_and_a_doctor_no_structure_commitment():
-    solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None, ans_reference_number="")
+    # Complete dossier filed before Date 2, referencing still pending (AF §4.3).
+    solution = make_solution(
+        complete_dossier_submitted_at=paris(2026, 7, 20), referenced_at=None, ans_reference_number=""
+    )
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = make_order(solution=solution, client=make_doctor())
         order = services.perform(

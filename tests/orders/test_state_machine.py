@@ -1,6 +1,6 @@
 """Every transition of SPEC §7, allowed and refused; a refusal names its rule and changes nothing."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -231,16 +231,20 @@ def test_signature_needs_its_method():
 
 def test_signing_before_referencing_makes_a_pre_order_that_is_firmed_once_referenced():
     solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
-    order = make_order(solution=solution, issued_at=paris(2026, 10, 1))
+    order = make_order(solution=solution, issued_at=paris(2026, 5, 1))
 
     order = services.perform(
-        "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 10, 2)} | SIGNATURE
+        "sign",
+        order_id=order.pk,
+        acting_user=None,
+        params={"signed_at": paris(2026, 5, 2)} | SIGNATURE,
+        now=paris(2026, 5, 2, 13),
     )
     assert order.state == "pre_order"
     codes, _ = refused("firm", order)
     assert codes == ["COMPLETE_DOSSIER_LATE", "SOLUTION_NOT_REFERENCED"]
 
-    solution.complete_dossier_submitted_at = paris(2026, 11, 2)
+    solution.complete_dossier_submitted_at = paris(2026, 7, 20)  # before Date 2 (22/07/2026 12:00)
     solution.referenced_at = paris(2026, 11, 20)
     solution.save()
     order = services.perform("firm", order_id=order.pk, acting_user=None)
@@ -248,18 +252,77 @@ def test_signing_before_referencing_makes_a_pre_order_that_is_firmed_once_refere
     assert order.state == "firm"
 
 
-def test_pre_order_signed_more_than_120_days_before_the_complete_dossier_is_refused():
-    solution = make_solution(complete_dossier_submitted_at=paris(2026, 11, 2), referenced_at=None)
-    order = make_order(solution=solution, issued_at=paris(2026, 6, 1))
+@pytest.mark.parametrize(
+    ("dossier_at", "firmed"),
+    [(paris(2026, 7, 22, 12), True), (paris(2026, 7, 22, 12, 0, 1), False), (paris(2026, 8, 10), False)],
+)
+def test_date_2_caps_the_120_days_of_a_pre_order(dossier_at, firmed):
+    """AF §II, §4.3: signed 02/07/2026, its 120 days run to 30/10/2026, but the complete dossier must reach the ANS
+    before Date 2 (22/07/2026 12:00): one filed on 10/08, within the 120 days, does not firm the order."""
+    solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
+    order = make_order(solution=solution, issued_at=paris(2026, 7, 1))
+    order = services.perform(
+        "sign",
+        order_id=order.pk,
+        acting_user=None,
+        params={"signed_at": paris(2026, 7, 2)} | SIGNATURE,
+        now=paris(2026, 7, 2, 13),
+    )
+    solution.complete_dossier_submitted_at, solution.referenced_at = dossier_at, paris(2026, 11, 2)
+    solution.save()
 
-    codes, message = refused("sign", order, params={"signed_at": paris(2026, 7, 4)} | SIGNATURE)
+    if firmed:
+        assert services.perform("firm", order_id=order.pk, acting_user=None).state == "firm"
+    else:
+        codes, message = refused("firm", order)
+        assert codes == ["COMPLETE_DOSSIER_LATE"]
+        assert "avant la Date 2 (22/07/2026 12:00)" in message
+
+
+def test_a_pre_order_cannot_be_signed_after_date_2_without_a_complete_dossier():
+    """AF §4.3: after Date 2 with no complete dossier on file, a pre-order could never be firmed."""
+    solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
+    order = make_order(solution=solution, issued_at=paris(2026, 7, 1))
+
+    codes, message = refused("sign", order, params={"signed_at": paris(2026, 7, 22, 12, 0, 1)} | SIGNATURE)
+
+    assert codes == ["PRE_ORDER_AFTER_DATE_2"]
+    assert "Date 2" in message and "AF §II, §4.3" in message
+    signed = services.perform(
+        "sign",
+        order_id=order.pk,
+        acting_user=None,
+        params={"signed_at": paris(2026, 7, 22, 12)} | SIGNATURE,
+        now=paris(2026, 7, 22, 12),
+    )
+    assert signed.state == "pre_order"
+
+
+def test_a_pre_order_can_be_signed_after_date_2_when_the_complete_dossier_was_filed_before_it():
+    solution = make_solution(complete_dossier_submitted_at=paris(2026, 7, 20), referenced_at=None)
+    order = make_order(solution=solution, issued_at=paris(2026, 10, 1))
+
+    signed = services.perform(
+        "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 10, 2)} | SIGNATURE
+    )
+
+    assert signed.state == "pre_order"
+
+
+def test_pre_order_signed_more_than_120_days_before_the_complete_dossier_is_refused():
+    """AF §4.3, counted in Paris calendar days: a dossier filed at 15:00 on day 120 is on time, on day 121 late."""
+    solution = make_solution(complete_dossier_submitted_at=paris(2026, 7, 20, 15), referenced_at=None)
+    order = make_order(solution=solution, issued_at=paris(2026, 3, 1))
+
+    codes, message = refused("sign", order, params={"signed_at": paris(2026, 3, 21, 9)} | SIGNATURE)
 
     assert codes == ["PRE_ORDER_SIGNED_TOO_EARLY"]
-    assert "120 jours" in message and "AF §4.3" in message
-    # 04/07 + 120 days = 01/11: a dossier on 02/11 is one day too late; signed on 05/07 it is exactly 120 days.
+    assert "120 jours" in message and "AF §4.3" in message and "19/07/2026" in message
+    # 21/03 + 120 days = 19/07: a dossier on 20/07 is on day 121; signed on 22/03 (at 18:00, after the dossier's
+    # hour) the 20/07 is day 120.
     assert (
         services.perform(
-            "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 7, 5)} | SIGNATURE
+            "sign", order_id=order.pk, acting_user=None, params={"signed_at": paris(2026, 3, 22, 18)} | SIGNATURE
         ).state
         == "pre_order"
     )
@@ -267,18 +330,18 @@ def test_pre_order_signed_more_than_120_days_before_the_complete_dossier_is_refu
 
 def test_a_pre_order_lapses_after_120_days_without_complete_dossier():
     solution = make_solution(complete_dossier_submitted_at=None, referenced_at=None)
-    order = make_order(solution=solution, issued_at=paris(2026, 7, 1))
+    order = make_order(solution=solution, issued_at=paris(2026, 3, 1))
     order = services.perform(
         "sign",
         order_id=order.pk,
         acting_user=None,
-        params={"signed_at": paris(2026, 7, 2, 10)} | SIGNATURE,
-        now=paris(2026, 7, 2, 11),
+        params={"signed_at": paris(2026, 3, 2, 10)} | SIGNATURE,
+        now=paris(2026, 3, 2, 11),
     )
-    deadline = paris(2026, 10, 30)  # 02/07 + 120 days, 12:00 Paris
+    last_day = paris(2026, 6, 30, 23, 59, 59)  # 02/03 + 120 calendar days = 30/06, the whole day (Paris)
 
-    codes, _ = refused("lapse", order, now=deadline)
-    order = services.perform("lapse", order_id=order.pk, acting_user=None, now=deadline + timedelta(seconds=1))
+    codes, _ = refused("lapse", order, now=last_day)
+    order = services.perform("lapse", order_id=order.pk, acting_user=None, now=paris(2026, 7, 1, 0))
 
     assert codes == ["PRE_ORDER_STILL_VALID"]
     assert order.state == "lapsed"
@@ -514,11 +577,18 @@ def test_secondary_request_after_20_months_is_refused():
     start = rules.secondary_start(order)
     add_monitoring(order, start, 6, 20, 15)
     invoice(order, "secondary")
-    too_late = rules.noon_paris(rules.add_months(start, 20)) + timedelta(seconds=1)
+    last_day = rules.add_months(start, 20)  # «au plus tard 20 mois après le démarrage» (AF §4.5): a Paris day
+    on_time = datetime.combine(last_day, time(23, 0), tzinfo=rules.PARIS)
+    too_late = datetime.combine(last_day + timedelta(days=1), time(0, 0), tzinfo=rules.PARIS)
 
-    codes, _ = refused("file_secondary", order, params={"received_at": too_late}, now=too_late)
+    codes, message = refused("file_secondary", order, params={"received_at": too_late}, now=too_late)
 
     assert codes == ["SECONDARY_REQUEST_LATE"]
+    assert f"le {last_day:%d/%m/%Y} (AF §4.5)" in message
+    filed = services.perform(
+        "file_secondary", order_id=order.pk, acting_user=None, params={"received_at": on_time}, now=on_time
+    )
+    assert filed.state == "secondary_requested"
 
 
 # --- Side exits (AF §VII, SPEC §7) --------------------------------------------------------------------------------
@@ -558,8 +628,17 @@ def test_termination_opens_the_12_month_asp_notice_deadline():
     )
 
     deadline = next(d for d in rules.order_deadlines(order, TODAY) if d.code == "TERMINATION_NOTICE")
-    assert deadline.due_at == paris(2027, 11, 23)
+    assert deadline.due_at == rules.end_of_day_paris(date(2027, 11, 23))  # 12 months: the whole Paris day
     assert deadline.actor == "finance"
+    assert deadline.status == "upcoming"
+    assert (
+        next(d for d in rules.order_deadlines(order, paris(2027, 11, 23, 23)) if d.code == deadline.code).status
+        == "upcoming"
+    )
+    assert (
+        next(d for d in rules.order_deadlines(order, paris(2027, 11, 24, 0)) if d.code == deadline.code).status
+        == "overdue"
+    )
 
 
 # --- Permissions (SPEC §1) ----------------------------------------------------------------------------------------
@@ -627,8 +706,8 @@ def test_deadlines_after_the_va_include_date_5_date_6_and_the_secondary_window()
     assert deadlines["DATE_5_REALISATION"].status == "met"
     assert deadlines["DATE_5_ATTESTATION"].status == "upcoming"
     assert deadlines["DATE_6_BALANCE"].due_at == paris(2027, 10, 13)
-    assert deadlines["SECONDARY_OBSERVATION"].due_at == rules.noon_paris(rules.add_months(start, 18))
-    assert deadlines["SECONDARY_REQUEST"].due_at == rules.noon_paris(rules.add_months(start, 20))
+    assert deadlines["SECONDARY_OBSERVATION"].due_at == rules.end_of_day_paris(rules.add_months(start, 18))
+    assert deadlines["SECONDARY_REQUEST"].due_at == rules.end_of_day_paris(rules.add_months(start, 20))
     assert start == date(2026, 11, 1)
     assert rules.next_deadline(order, TODAY).code == "DATE_5_ATTESTATION"
 
@@ -638,7 +717,11 @@ def test_portability_request_opens_a_15_day_deadline_met_by_the_delivery():
 
     order = services.perform("request_portability", order_id=order.pk, acting_user=None, params={"at": TODAY})
     deadline = next(d for d in rules.order_deadlines(order, TODAY) if d.code == "PORTABILITY")
-    assert (deadline.due_at, deadline.status) == (paris(2026, 12, 8), "upcoming")
+    assert (deadline.due_at, deadline.status) == (rules.end_of_day_paris(date(2026, 12, 8)), "upcoming")
+    assert rules.format_deadline(deadline.due_at) == "08/12/2026"  # «15 jours calendaires» (AF §4.4): a day
+    day_15 = next(d for d in rules.order_deadlines(order, paris(2026, 12, 8, 23)) if d.code == "PORTABILITY")
+    day_16 = next(d for d in rules.order_deadlines(order, paris(2026, 12, 9, 0)) if d.code == "PORTABILITY")
+    assert (day_15.status, day_16.status) == ("upcoming", "overdue")
     assert refused("request_portability", order, params={"at": TODAY})[0] == ["ALREADY_RECORDED"]
 
     order = services.perform("deliver_portability", order_id=order.pk, acting_user=None, params={"at": TODAY})
