@@ -4,12 +4,12 @@ Generated documents, invoices and the client's signed copies (kinds ``signed_*``
 """
 
 import hashlib
+import re
 from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
-from django.utils.text import slugify
 
 from orders.models import Document, DocumentKind, Invoice, InvoiceKind, Order
 
@@ -35,7 +35,8 @@ def download_filename(
     if invoice is not None:
         stem, number = ("avoir" if invoice.kind == InvoiceKind.CREDIT_NOTE else "facture"), invoice.number
     suffix = f"-v{version}" if version else ""
-    return f"{stem}-{slugify(number) or 'document'}{suffix}.{ext}".replace("--", "-")
+    safe_number = re.sub(r"[^A-Za-z0-9-]+", "-", number).strip("-") or "document"
+    return f"{stem}-{safe_number}{suffix}.{ext}"
 
 
 def document_download_name(document: Document) -> str:

@@ -4,30 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0017_unaccent'),
+        ("orders", "0017_unaccent"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='provider',
-            name='legal_form',
-            field=models.CharField(blank=True, help_text='Par exemple : SAS.', max_length=64, verbose_name='forme juridique'),
+            model_name="provider",
+            name="legal_form",
+            field=models.CharField(
+                blank=True, help_text="Par exemple : SAS.", max_length=64, verbose_name="forme juridique"
+            ),
         ),
         migrations.AddField(
-            model_name='provider',
-            name='rcs',
-            field=models.CharField(blank=True, help_text='Ville du greffe et numéro : Paris 123 456 789.', max_length=128, verbose_name='immatriculation au RCS'),
+            model_name="provider",
+            name="rcs",
+            field=models.CharField(
+                blank=True,
+                help_text="Ville du greffe et numéro : Paris 123 456 789.",
+                max_length=128,
+                verbose_name="immatriculation au RCS",
+            ),
         ),
         migrations.AddField(
-            model_name='provider',
-            name='share_capital',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='capital social (€)'),
+            model_name="provider",
+            name="share_capital",
+            field=models.DecimalField(
+                blank=True, decimal_places=2, max_digits=14, null=True, verbose_name="capital social (€)"
+            ),
         ),
         migrations.AddField(
-            model_name='provider',
-            name='vat_exemption_basis',
-            field=models.CharField(blank=True, help_text="Imprimée quand le fournisseur n'est pas assujetti : « TVA non applicable, art. 293 B du CGI ».", max_length=255, verbose_name="mention d'exonération de TVA"),
+            model_name="provider",
+            name="vat_exemption_basis",
+            field=models.CharField(
+                blank=True,
+                help_text="Imprimée quand le fournisseur n'est pas assujetti : « TVA non applicable, art. 293 B du CGI ».",
+                max_length=255,
+                verbose_name="mention d'exonération de TVA",
+            ),
         ),
     ]

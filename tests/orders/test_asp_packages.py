@@ -25,7 +25,9 @@ def unzip(archive: bytes) -> dict[str, bytes]:
 
 def sign(order, kind: str, content: bytes = b"%PDF-1.7 signed") -> None:
     """The client's signed copy, as the signing flow stores it."""
-    document_store(order=order, kind=kind, pdf=content, snapshot={}, acting_user=None, filename=f"{order.number}-{kind}")
+    document_store(
+        order=order, kind=kind, pdf=content, snapshot={}, acting_user=None, filename=f"{order.number}-{kind}"
+    )
 
 
 def test_the_advance_package_holds_the_form_and_the_signed_order_form_with_their_hashes():
@@ -85,7 +87,9 @@ def test_the_balance_package_needs_the_invoice_and_the_va_and_a_batch_lists_the_
     assert f"{complete.number}/verification_aptitude_signee.pdf" in files
     assert any(name.startswith(f"{complete.number}/facture_FP-") for name in files)
     assert not any(name.startswith(incomplete.number) for name in files)
-    assert len(refused) == 1 and "il manque : facture de la Prestation principale, VA signée par le client" in refused[0]
+    assert (
+        len(refused) == 1 and "il manque : facture de la Prestation principale, VA signée par le client" in refused[0]
+    )
     assert "il manque" in files["refus.txt"].decode()
 
 
