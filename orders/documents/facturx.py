@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from orders import rules
+from orders.documents.rendering import provider_legal_info
 from orders.models import Invoice, InvoiceKind, VatRegime
 
 PROFILE = "urn:cen.eu:en16931:2017"
@@ -111,18 +112,6 @@ def invoice_data(invoice: Invoice, vat_exemption_basis: str = "") -> dict[str, A
     if service_dates:
         data["BT-72"] = max(service_dates)
     return data
-
-
-def provider_legal_info(provider: Any) -> str:
-    """RCS registration and share capital, as printed on the invoice (Code de commerce R123-237)."""
-    parts = []
-    if getattr(provider, "legal_form", ""):
-        parts.append(provider.legal_form)
-    if getattr(provider, "share_capital", None):
-        parts.append(f"au capital de {provider.share_capital:.2f} €".replace(".", ","))
-    if getattr(provider, "rcs", ""):
-        parts.append(f"RCS {provider.rcs}")
-    return ", ".join(parts)
 
 
 def invoice_prepaid(invoice: Invoice) -> str:

@@ -26,6 +26,7 @@ from orders.documents.rendering import (
     amount_line,
     next_version,
     perf_window,
+    provider_legal_info,
     render_pdf,
     vat_context,
 )
@@ -250,7 +251,7 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
         "prepaid": prepaid,
         "left_to_pay": Decimal(invoice.total_ttc) - prepaid,
         "payer_mention": PAYER_MENTION,
-        "legal_info": facturx.provider_legal_info(provider),
+        "legal_info": provider_legal_info(provider),
         "late_penalty_mention": LATE_PENALTY_MENTION,
         "state_funding_mention": STATE_FUNDING_MENTION,
         "generated_at": timezone.now(),

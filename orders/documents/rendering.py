@@ -31,6 +31,7 @@ CONDITIONAL_MENTION = (
 )
 VAT_RATES = {"vat_20": Decimal("0.20"), "vat_8_5": Decimal("0.085"), "ht": Decimal("0")}
 CENT = Decimal("0.01")
+NBSP, NNBSP = "\u00a0", "\u202f"
 STATIC_ROOT = Path(settings.BASE_DIR) / "static"
 
 _font_config: Any = None
@@ -174,6 +175,17 @@ def next_version(order: Order, kind: str) -> int:
     return (latest.first() or 0) + 1
 
 
+def provider_legal_info(provider: Any) -> str:
+    """Legal form, share capital and RCS registration, as printed on the letterhead (Code de commerce R123-237)."""
+    parts = [provider.legal_form] if getattr(provider, "legal_form", "") else []
+    if getattr(provider, "share_capital", None):
+        whole, cents = f"{provider.share_capital:,.2f}".split(".")
+        parts.append(f"au capital de {whole.replace(',', NNBSP)},{cents}{NBSP}€")
+    if getattr(provider, "rcs", ""):
+        parts.append(f"RCS {provider.rcs}")
+    return ", ".join(parts)
+
+
 def order_form_context(order: Order, kind: str = DocumentKind.ORDER_FORM) -> dict[str, Any]:
     provider, client, solution = order.solution.provider, order.client, order.solution
     signed_or_issued = order.signed_at or order.issued_at
@@ -193,6 +205,7 @@ def order_form_context(order: Order, kind: str = DocumentKind.ORDER_FORM) -> dic
         "ceiling_basis": f"{client.get_kind_display()}{tranche}",
         "sign_by": order.programme.date_4,
         "conditional": not rules.is_referenced_at(solution, signed_or_issued),
+        "legal_info": provider_legal_info(provider),
         "state_funding_mention": STATE_FUNDING_MENTION,
         "conditional_mention": CONDITIONAL_MENTION,
         "generated_at": timezone.now(),

@@ -149,7 +149,7 @@ def test_the_invoice_carries_the_legal_mentions_and_a_factur_x_xml_equal_to_its_
         "Qté",
         "Prix unitaire HT",
         "RCS Paris 123 456 789",
-        "au capital de 150000,00 €",
+        "au capital de 150 000,00 €",
         f"{order.solution.name}, version 12",
         "référencement ANS n° LGC-VA2-0042",
         "Avance déjà versée par l'ASP 180,60 €",
