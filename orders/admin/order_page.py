@@ -393,7 +393,7 @@ class OrderPageMixin:
         if refused:
             messages.error(request, refused[0])
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
-        return zip_response(archive, f"{order.number}-asp-{request_kind}.zip")
+        return zip_response(archive, asp_packages.order_package_filename(order, request_kind))
 
     def download_view(self, request: HttpRequest, document_id: int) -> HttpResponse:
         """Documents are served only to staff who may view the order (never a public media URL)."""
@@ -402,7 +402,7 @@ class OrderPageMixin:
         return FileResponse(
             document.file.open("rb"),
             as_attachment=True,
-            filename=f"{document.order.number}-{document.kind}-v{document.version}.pdf",
+            filename=documents.document_download_name(document),
             content_type="application/pdf",
         )
 
