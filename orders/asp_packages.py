@@ -5,6 +5,7 @@ from orders.documents.asp_packages import (  # noqa: F401
     REFUSALS,
     REQUEST_SLUGS,
     REQUESTS,
+    _manifest,
     form_data,
     monitoring_journal_csv,
     order_package_filename,
