@@ -119,3 +119,21 @@ def test_the_secondary_form_states_the_amount_requested_in_french(secondary_orde
     assert form["date_signature"] == "02/09/2026"
     assert all(name in manifest for name in names - {"manifeste.csv"})
     assert asp_packages.package_filename("secondary", 1).startswith("dossier-asp-prestation-secondaire-1-commande-")
+
+
+def test_the_documents_package_depends_on_models_and_rules_only():
+    """Issue 11 (shape): services, the invoices service and the tasks call the documents package, never the reverse."""
+    import ast
+    from pathlib import Path
+
+    import orders.documents
+
+    allowed = {"orders.rules", "orders.models", "orders.exceptions", "monitoring.models", "segur_portal.spreadsheets"}
+    for path in Path(orders.documents.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = {f"{node.module}.{alias.name}" for alias in node.names} if node.module == "orders" else set()
+                module = node.module
+                for name in names or {module}:
+                    if name.split(".")[0] in {"orders", "monitoring", "clients", "portal", "segur_portal"}:
+                        assert name in allowed or name.startswith("orders.documents"), (path.name, name)
