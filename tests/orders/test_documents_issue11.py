@@ -19,6 +19,7 @@ from orders.invoices import invoice_issue, invoice_render
 from orders.models import Order
 from orders.templatetags.documents_extras import money, typo
 from tests.factories import advance, make_order, make_user, paris
+from tests.orders.test_documents_gallery import keep
 
 pytestmark = pytest.mark.django_db
 TODAY = paris(2026, 11, 23, 10)
@@ -107,7 +108,9 @@ def test_the_secondary_form_states_the_amount_requested_in_french(secondary_orde
     order = secondary_order
     with time_machine.travel(TODAY, tick=False):
         invoice = invoice_issue(order_id=order.pk, kind="secondary", acting_user=None)
-        invoice_render(invoice_id=invoice.pk)
+        document = invoice_render(invoice_id=invoice.pk)
+    with document.file.open("rb") as handle:
+        keep("doctor-facture-secondaire", handle.read())
     archive, refused = asp_packages.package_zip([order], "secondary")
 
     assert refused == []
