@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 import time_machine
 from django.urls import reverse
+from pypdf import PdfReader
 
 from monitoring.models import MonitoringMonth
 from orders import asp_packages, services
@@ -140,3 +141,31 @@ def test_the_documents_package_depends_on_models_and_rules_only():
                 for name in names or {module}:
                     if name.split(".")[0] in {"orders", "monitoring", "clients", "portal", "segur_portal"}:
                         assert name in allowed or name.startswith("orders.documents"), (path.name, name)
+
+
+def test_each_checklist_item_records_the_day_the_work_was_done_and_the_pv_prints_it(client):
+    """Issue 11: the day typed by staff (today by default), never the day the form was saved; dd/mm/yyyy on the PV."""
+    client.force_login(make_user("root", is_superuser=True))
+    with time_machine.travel(TODAY, tick=False):
+        order = advance(make_order(is_pilot=True), "advance_paid")
+        url = reverse("admin:orders_order_checklist", args=[order.pk])
+        page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+        assert 'name="day_installation" value="2026-11-23"' in page  # today by default
+        client.post(url, {"item_installation": "on", "day_installation": "2026-11-02", "item_documentation": "on", "day_documentation": ""})
+        order.refresh_from_db()
+        assert order.deployment_checklist == {"installation": "2026-11-02", "documentation": "2026-11-23"}
+        with pytest.raises(BusinessRuleError) as future:
+            services.order_update_checklist(
+                order_id=order.pk, done={"installation": date(2026, 11, 30)}, acting_user=None
+            )
+        assert "futur" in future.value.message and "installation" not in future.value.message.split("(")[0]
+        services.order_update_checklist(
+            order_id=order.pk, done={code: True for code, _ in services.rules.DEPLOYMENT_CHECKLIST}, acting_user=None
+        )
+        order = services.perform(
+            "record_installation", order_id=order.pk, acting_user=None, params={"installed_at": TODAY}
+        )
+        document = document_generate(order_id=order.pk, kind="pilot_pv", acting_user=None)
+    with document.file.open("rb") as handle:
+        text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(handle.read())).pages)
+    assert "02/11/2026" in text and "2026-11-02" not in text
