@@ -151,7 +151,8 @@ def test_each_checklist_item_records_the_day_the_work_was_done_and_the_pv_prints
         url = reverse("admin:orders_order_checklist", args=[order.pk])
         page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
         assert 'name="day_installation" value="2026-11-23"' in page  # today by default
-        client.post(url, {"item_installation": "on", "day_installation": "2026-11-02", "item_documentation": "on", "day_documentation": ""})
+        typed = {"item_installation": "on", "day_installation": "2026-11-02"}
+        client.post(url, {**typed, "item_documentation": "on", "day_documentation": ""})
         order.refresh_from_db()
         assert order.deployment_checklist == {"installation": "2026-11-02", "documentation": "2026-11-23"}
         with pytest.raises(BusinessRuleError) as future:
