@@ -85,7 +85,7 @@ def invoice_lines(order: Order, kind: str) -> list[AmountLine]:
     assert window is not None
     amount = rules.secondary_payable(order.secondary_amount, window.perf)
     perf = f"{window.perf}".replace(".", ",")
-    label = f"Prestation secondaire — PERF {perf} constaté du {window.first_month:%m/%Y} au {window.last_month:%m/%Y}"
+    label = f"Prestation secondaire, PERF {perf} constaté de {window.first_month:%m/%Y} à {window.last_month:%m/%Y}"
     return [amount_line(label, amount, order.vat_regime)]
 
 
