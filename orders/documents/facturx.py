@@ -90,6 +90,8 @@ def invoice_data(invoice: Invoice, vat_exemption_basis: str = "") -> dict[str, A
             provider.postal_code,
             provider.city,
             vat_identifier=provider.vat_number,
+            # BR-E-2: an exempt seller without a VAT number is identified by its tax registration (its SIREN).
+            tax_identifier="" if provider.vat_number else provider.siren,
             legal_info=provider_legal_info(provider),
         ),
         "BG-7": _party(client.name, client.siren, client.address, client.postal_code, client.city),
