@@ -189,7 +189,9 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
 def document_download(request: HttpRequest, granted: ClientAccess, document_id: int) -> FileResponse:
     """A document of the client's own orders only; each download is recorded."""
     document = (
-        Document.objects.select_related("order", "invoice").filter(pk=document_id, order__client_id=granted.client.pk).first()
+        Document.objects.select_related("order", "invoice")
+        .filter(pk=document_id, order__client_id=granted.client.pk)
+        .first()
     )
     if document is None:
         raise Http404("Document introuvable dans votre espace client.")
