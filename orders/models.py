@@ -134,6 +134,21 @@ class Provider(models.Model):
     city = models.CharField(_("ville"), max_length=128, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     vat_regime = models.CharField(_("régime de TVA"), max_length=8, choices=VatRegime.choices, default=VatRegime.VAT_20)
+    # Printed on invoices (Code de commerce R123-237, CGI art. 293 B): issue 11.
+    legal_form = models.CharField(_("forme juridique"), max_length=64, blank=True, help_text=_("Par exemple : SAS."))
+    rcs = models.CharField(
+        _("immatriculation au RCS"),
+        max_length=128,
+        blank=True,
+        help_text=_("Ville du greffe et numéro : Paris 123 456 789."),
+    )
+    share_capital = models.DecimalField(_("capital social (€)"), max_digits=14, decimal_places=2, null=True, blank=True)
+    vat_exemption_basis = models.CharField(
+        _("mention d'exonération de TVA"),
+        max_length=255,
+        blank=True,
+        help_text=_("Imprimée quand le fournisseur n'est pas assujetti : « TVA non applicable, art. 293 B du CGI »."),
+    )
     psc_habilitation_on = models.DateField(
         _("habilitation PSC « Opérateur de service utilisateur »"), null=True, blank=True
     )

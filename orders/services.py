@@ -279,8 +279,9 @@ def order_update_terms(
 CHECKLIST_EDITABLE_STATES = {"firm", "advance_requested", "advance_paid"}
 
 
-def order_update_checklist(*, order_id: int, done: dict[str, bool], acting_user: User) -> Order:
-    """Tick or untick deployment checklist items (SPEC §3); each change is logged with its date."""
+def order_update_checklist(*, order_id: int, done: dict[str, bool | date], acting_user: User) -> Order:
+    """Tick or untick deployment checklist items (SPEC §3); each change is logged with its date. An item ticked with
+    a date records the day the work was done (typed by staff); ticked with ``True``, today (issue 11)."""
     known = {code for code, _label in rules.DEPLOYMENT_CHECKLIST}
     unknown = set(done) - known
     if unknown:
@@ -299,12 +300,23 @@ def order_update_checklist(*, order_id: int, done: dict[str, bool], acting_user:
                 "AF §3",
             )
         checklist = dict(order.deployment_checklist)
-        today = rules.paris_date(timezone.now()).isoformat()
+        today = rules.paris_date(timezone.now())
+        labels = dict(rules.DEPLOYMENT_CHECKLIST)
+        future = [labels[code] for code, day in done.items() if isinstance(day, date) and day > today]
+        if future:
+            raise BusinessRuleError.single(
+                "CHECKLIST_DATE_IN_FUTURE",
+                f"Date de réalisation dans le futur ({' ; '.join(future)}) : indiquez le jour où le travail a été "
+                "fait (AF §3).",
+                "AF §3",
+                field="deployment_checklist",
+            )
         changes = {}
         for code, is_done in done.items():
-            if is_done and not checklist.get(code):
-                checklist[code] = today
-                changes[code] = today
+            day = (is_done if isinstance(is_done, date) else today).isoformat()
+            if is_done and checklist.get(code) != day and (isinstance(is_done, date) or not checklist.get(code)):
+                checklist[code] = day
+                changes[code] = day
             elif not is_done and checklist.get(code):
                 checklist.pop(code)
                 changes[code] = None

@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from orders import progress, selectors
+from orders.documents import document_download_name
 from orders.models import Document
 from portal import services
 from portal.access import AccessRefused, ClientAccess, session_link
@@ -188,7 +189,9 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
 def document_download(request: HttpRequest, granted: ClientAccess, document_id: int) -> FileResponse:
     """A document of the client's own orders only; each download is recorded."""
     document = (
-        Document.objects.select_related("order").filter(pk=document_id, order__client_id=granted.client.pk).first()
+        Document.objects.select_related("order", "invoice")
+        .filter(pk=document_id, order__client_id=granted.client.pk)
+        .first()
     )
     if document is None:
         raise Http404("Document introuvable dans votre espace client.")
@@ -210,6 +213,6 @@ def document_download(request: HttpRequest, granted: ClientAccess, document_id: 
     return FileResponse(
         content,
         as_attachment=True,
-        filename=f"{document.order.number}-{document.kind}-v{document.version}{suffix}",
+        filename=document_download_name(document).removesuffix(".pdf") + suffix,  # French names (issue 11)
         content_type=content_type,
     )

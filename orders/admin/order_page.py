@@ -211,6 +211,7 @@ class OrderPageMixin:
             "advance_split": euros(order.advance_amount or advance_amount),
             "balance_split": euros(order.balance_amount or balance_amount),
             "checklist": checklist,
+            "today": rules.paris_date(timezone.now()),
             "can_edit_checklist": request.user.has_perm("orders.record_installation")
             and order.state in services.CHECKLIST_EDITABLE_STATES,
             "can_edit_terms": order.state == "draft" and request.user.has_perm("orders.change_order_terms"),
@@ -309,7 +310,14 @@ class OrderPageMixin:
         order = self._order_or_403(request, order_id)
         if request.method != "POST" or not request.user.has_perm("orders.record_installation"):
             raise PermissionDenied
-        done = {code: f"item_{code}" in request.POST for code, _label in rules.checklist_items_for(order.client)}
+        done: dict[str, bool | date] = {}
+        for code, label in rules.checklist_items_for(order.client):
+            typed = request.POST.get(f"day_{code}", "").strip()
+            try:  # the day the work was done, typed by staff (today by default), issue 11
+                done[code] = (date.fromisoformat(typed) if typed else True) if f"item_{code}" in request.POST else False
+            except ValueError:
+                messages.error(request, _("« %(label)s » : date de réalisation illisible.") % {"label": label})
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         try:
             services.order_update_checklist(order_id=order.pk, done=done, acting_user=request.user)
         except BusinessRuleError as error:
@@ -393,7 +401,7 @@ class OrderPageMixin:
         if refused:
             messages.error(request, refused[0])
             return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
-        return zip_response(archive, f"{order.number}-asp-{request_kind}.zip")
+        return zip_response(archive, asp_packages.order_package_filename(order, request_kind))
 
     def download_view(self, request: HttpRequest, document_id: int) -> HttpResponse:
         """Documents are served only to staff who may view the order (never a public media URL)."""
@@ -402,7 +410,7 @@ class OrderPageMixin:
         return FileResponse(
             document.file.open("rb"),
             as_attachment=True,
-            filename=f"{document.order.number}-{document.kind}-v{document.version}.pdf",
+            filename=documents.document_download_name(document),
             content_type="application/pdf",
         )
 

@@ -97,7 +97,7 @@ def test_the_salesperson_follows_the_batch_he_launched(live_server, new_browser_
     from orders import documents
 
     queued = []
-    monkeypatch.setattr(documents, "_queue_batch", queued.append)  # no worker here: the page is what is tested
+    monkeypatch.setattr(documents.batches, "_queue_batch", queued.append)  # no worker here: the page is what is tested
     user = make_user("c.durand", SALES_GROUP)
     user.set_password(PASSWORD)
     user.save()

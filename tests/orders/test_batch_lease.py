@@ -34,10 +34,10 @@ def kill_the_worker_at_the_third_order(monkeypatch, batch):
             raise WorkerKilled
         return rendered
 
-    monkeypatch.setattr(documents, "document_render", render_or_die)
+    monkeypatch.setattr(documents.rendering, "document_render", render_or_die)
     with pytest.raises(WorkerKilled):
         tasks.generate_document_batch.apply(args=[batch.pk], task_id="task-1", throw=True)
-    monkeypatch.setattr(documents, "document_render", render)
+    monkeypatch.setattr(documents.rendering, "document_render", render)
 
 
 def documents_per_order(batch) -> dict[int, list[int]]:
@@ -89,7 +89,7 @@ def test_a_run_that_lost_its_lease_stops_and_leaves_no_document(monkeypatch, bat
             taken_over.append(documents.batch_claim(batch.pk, "task-2", later))
         return rendered
 
-    monkeypatch.setattr(documents, "document_render", slow_render)
+    monkeypatch.setattr(documents.rendering, "document_render", slow_render)
     slow = documents.batch_run(batch_id=batch.pk, run_id="task-1")
 
     assert taken_over[0] is not None

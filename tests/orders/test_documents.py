@@ -46,7 +46,7 @@ def test_the_order_form_of_a_structure_carries_every_mandatory_mention():
     assert "Prestation principale Vague 1 + Vague 2" in text and "Prestation secondaire" in text
     assert "9 868,50 €" in text.replace("\u202f", " ").replace("\xa0", " ")  # TTC, published ceiling
     assert "8 223,75 €" in text.replace("\u202f", " ").replace("\xa0", " ")  # HT, published HT column
-    assert "TVA (20 %)" in text
+    assert "TVA 20 %" in text.replace("\u202f", " ").replace("\xa0", " ")
     assert flat(STATE_FUNDING_MENTION) in text
     assert "certificat logiciel de type organisation" in text
     assert flat(CONDITIONAL_MENTION) not in text  # signed after referencing
@@ -150,17 +150,20 @@ def test_the_pilot_pv_is_only_for_pilot_orders_and_lists_the_prestation():
         text = pdf_text(document_generate(order_id=pilot.pk, kind="pilot_pv", acting_user=None))
 
     assert error.value.codes == ["NOT_A_PILOT_ORDER"]
-    assert "Procès-verbal d'installation pilote" in text and "Formation" in text and "AF §6.3" in text
+    assert "Procès-verbal d'installation pilote" in text and "Formation" in text
+    assert "23/11/2026" in text  # each item's day, written dd/mm/yyyy (issue 11)
 
 
-def test_the_completion_attestation_names_date_5_and_the_order():
+def test_the_completion_attestation_names_the_order_and_no_staff_instruction():
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = advance(make_order(), "va_signed")
 
         text = pdf_text(document_generate(order_id=order.pk, kind="completion_attestation", acting_user=None))
 
     assert "Attestation de fin de Prestation principale" in text
-    assert "13/07/2027 12:00" in text and order.number in text and "ASP-1" in text
+    assert order.number in text and "ASP-1" in text
+    assert "n'a pas pu être déposée" in text
+    assert "À adresser aux pouvoirs publics" not in text  # a staff instruction, not the client's business
 
 
 def test_a_batch_generates_per_order_reports_refusals_and_shows_its_progress(client):

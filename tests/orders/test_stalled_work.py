@@ -11,6 +11,7 @@ from django.utils import timezone
 from monitoring.models import JobRun
 from monitoring.reminders import SCAN_JOB
 from orders import documents, invoices, tasks
+from orders.documents import queue
 from orders.models import Document, DocumentBatch
 from tests.factories import advance, make_order, paris
 
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.django_db
 def queued(monkeypatch):
     """The task messages that would go to the broker."""
     sent: list[tuple[str, int]] = []
-    monkeypatch.setattr(tasks.generate_document_batch, "delay", lambda batch_id: sent.append(("batch", batch_id)))
-    monkeypatch.setattr(tasks.render_invoice, "delay", lambda invoice_id: sent.append(("invoice", invoice_id)))
+    names = {tasks.generate_document_batch.name: "batch", tasks.render_invoice.name: "invoice"}
+    monkeypatch.setattr(queue, "send", lambda task_name, object_id: sent.append((names[task_name], object_id)))
     return sent
 
 
@@ -63,10 +64,10 @@ def test_a_batch_whose_worker_died_is_resumed_after_the_last_document_it_made(qu
 def test_an_error_puts_the_batch_back_in_the_queue_for_the_retry(monkeypatch):
     batch = documents.batch_request(order_ids=[make_order().pk], kind="order_form", acting_user=None)
 
-    def broken(html):
+    def broken(html, **options):
         raise OSError("disque plein")
 
-    monkeypatch.setattr(documents, "render_pdf", broken)
+    monkeypatch.setattr(documents.rendering, "render_pdf", broken)
     with pytest.raises(OSError):
         documents.batch_run(batch_id=batch.pk)
 

@@ -99,7 +99,7 @@ def test_a_download_serves_the_pdf_and_is_recorded(client, installed_order):
 
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert b"".join(response.streaming_content).startswith(b"%PDF")
-    assert f"{installed_order.number}-order_form-v1.pdf" in response["Content-Disposition"]
+    assert f"bon-de-commande-{installed_order.number}-v1.pdf" in response["Content-Disposition"]
     download = PortalEvent.objects.get(kind=PortalEventKind.DOWNLOAD)
     assert (download.order_id, download.document_id) == (installed_order.pk, form.pk)
 

@@ -4,25 +4,22 @@ One ``FontConfiguration`` per worker process, no network fetch while rendering (
 stored with its SHA-256, the data it was built from and who asked; it is never edited: regenerating adds a version.
 """
 
-import hashlib
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F, Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from orders import rules, services
+from monitoring.models import MonitoringMonth
+from orders import rules
+from orders.documents.store import FILE_STEMS, document_store
 from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
-from orders.models import Document, DocumentBatch, DocumentKind, Order
+from orders.models import Document, DocumentKind, Order, OrderState, VatRegime
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +31,8 @@ CONDITIONAL_MENTION = (
 )
 VAT_RATES = {"vat_20": Decimal("0.20"), "vat_8_5": Decimal("0.085"), "ht": Decimal("0")}
 CENT = Decimal("0.01")
+NBSP, NNBSP = "\u00a0", "\u202f"
 STATIC_ROOT = Path(settings.BASE_DIR) / "static"
-BATCH_QUEUE_GRACE = timedelta(minutes=5)
-BATCH_LEASE_SECONDS = 120
 
 _font_config: Any = None
 
@@ -75,19 +71,28 @@ def local_files_fetcher() -> Any:
 IMAGE_CACHE: dict[str, Any] = {}
 
 
-def render_pdf(html: str) -> bytes:
+def render_pdf(html: str, pdf_variant: str | None = None) -> bytes:
+    """HTML to PDF; invoices ask for ``pdf/a-3b`` (the Factur-X container, issue 11)."""
     from weasyprint import HTML
 
     document = HTML(string=html, base_url=STATIC_ROOT.as_uri() + "/", url_fetcher=local_files_fetcher())
-    return document.write_pdf(font_config=font_configuration(), cache=IMAGE_CACHE)
+    options: dict[str, Any] = {"pdf_variant": pdf_variant} if pdf_variant else {}
+    return document.write_pdf(font_config=font_configuration(), cache=IMAGE_CACHE, **options)
 
 
 @dataclass(frozen=True)
 class AmountLine:
+    """One line of an order form or invoice: quantity 1 at the unit price HT (CGI ann. II art. 242 nonies A)."""
+
     label: str
     ttc: Decimal
     ht: Decimal
     vat: Decimal
+    quantity: int = 1
+
+    @property
+    def unit_ht(self) -> Decimal:
+        return (self.ht / self.quantity).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def amount_line(label: str, amount: Decimal, vat_regime: str) -> AmountLine:
@@ -95,6 +100,24 @@ def amount_line(label: str, amount: Decimal, vat_regime: str) -> AmountLine:
     rate = VAT_RATES[vat_regime]
     ht = (amount / (1 + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
     return AmountLine(label, amount, ht, amount - ht)
+
+
+VAT_RATE_LABELS = {VatRegime.VAT_20: "20 %", VatRegime.VAT_8_5: "8,5 %", VatRegime.HT: ""}
+DEFAULT_VAT_EXEMPTION = "TVA non applicable, art. 293 B du CGI"
+
+
+def vat_context(order: Order) -> dict[str, Any]:
+    """How the VAT is printed (AF §5.2): its rate, or for a provider not liable no VAT/TTC column and the legal basis
+    of the exemption (a provider setting)."""
+    exempt = order.vat_regime == VatRegime.HT
+    provider = order.solution.provider
+    return {
+        "vat_exempt": exempt,
+        "vat_rate_label": VAT_RATE_LABELS[VatRegime(order.vat_regime)],
+        "vat_exemption_basis": (getattr(provider, "vat_exemption_basis", "") or DEFAULT_VAT_EXEMPTION)
+        if exempt
+        else "",
+    }
 
 
 def order_form_missing(order: Order) -> list[str]:
@@ -118,11 +141,57 @@ def order_form_missing(order: Order) -> list[str]:
     return missing
 
 
-def order_form_context(order: Order) -> dict[str, Any]:
+def perf_window(order: Order) -> rules.PerfWindow | None:
+    """The best complete 6-month window of the monitoring journal (AF §3.3, §4.5)."""
+    start = rules.secondary_start(order)
+    if start is None:
+        return None
+    months = [
+        rules.MonthFigures(month.month, month.documents_expected, month.documents_sent)
+        for month in MonitoringMonth.objects.filter(order=order)
+    ]
+    programme = order.programme
+    return rules.best_perf_window(
+        months,
+        start=start,
+        observation_months=programme.secondary_observation_months,
+        window_months=programme.secondary_window_months,
+    )
+
+
+def checklist_day(value: Any) -> date | None:
+    """A checklist item's stored day (ISO date) as a date, printed dd/mm/yyyy; None when not done or unreadable."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return value if isinstance(value, date) else None
+
+
+def next_version(order: Order, kind: str) -> int:
+    """The version the document about to be rendered will most likely get (printed on each page)."""
+    latest = Document.objects.filter(order=order, kind=kind).order_by("-version").values_list("version", flat=True)
+    return (latest.first() or 0) + 1
+
+
+def provider_legal_info(provider: Any) -> str:
+    """Legal form, share capital and RCS registration, as printed on the letterhead (Code de commerce R123-237)."""
+    parts = [provider.legal_form] if getattr(provider, "legal_form", "") else []
+    if getattr(provider, "share_capital", None):
+        whole, cents = f"{provider.share_capital:,.2f}".split(".")
+        parts.append(f"au capital de {whole.replace(',', NNBSP)},{cents}{NBSP}€")
+    if getattr(provider, "rcs", ""):
+        parts.append(f"RCS {provider.rcs}")
+    return ", ".join(parts)
+
+
+def order_form_context(order: Order, kind: str = DocumentKind.ORDER_FORM) -> dict[str, Any]:
     provider, client, solution = order.solution.provider, order.client, order.solution
     signed_or_issued = order.signed_at or order.issued_at
     principal = amount_line(str(order.get_prestation_display()), order.principal_amount, order.vat_regime)
     secondary = amount_line("Prestation secondaire", order.secondary_amount, order.vat_regime)
+    tranche = f", tranche {client.tranche}" if client.tranche else ""
     return {
         "order": order,
         "provider": provider,
@@ -132,17 +201,19 @@ def order_form_context(order: Order) -> dict[str, Any]:
         "total": AmountLine(
             "Total", principal.ttc + secondary.ttc, principal.ht + secondary.ht, principal.vat + secondary.vat
         ),
-        "vat_rate_label": {"vat_20": "20 %", "vat_8_5": "8,5 %", "ht": "non applicable (fournisseur non assujetti)"}[
-            order.vat_regime
-        ],
-        "ceiling_basis": f"{client.get_kind_display()}" + (f", tranche {client.tranche}" if client.tranche else ""),
+        **vat_context(order),
+        "ceiling_basis": f"{client.get_kind_display()}{tranche}",
+        "sign_by": order.programme.date_4,
         "conditional": not rules.is_referenced_at(solution, signed_or_issued),
+        "legal_info": provider_legal_info(provider),
         "state_funding_mention": STATE_FUNDING_MENTION,
         "conditional_mention": CONDITIONAL_MENTION,
         "generated_at": timezone.now(),
+        "document_version": next_version(order, kind),
         "va_key_functions": VA_KEY_FUNCTIONS,
         "checklist": [
-            (label, order.deployment_checklist.get(code)) for code, label in rules.checklist_items_for(order.client)
+            (label, checklist_day(order.deployment_checklist.get(code)))
+            for code, label in rules.checklist_items_for(order.client)
         ],
     }
 
@@ -197,33 +268,56 @@ INSTALLED_STATES = {
     "closed",
     "terminated",
 }
+NO_ORDER_FORM_STATES = {OrderState.CANCELLED, OrderState.LAPSED}
+
+
+def _refusal(code: str, message: str, reference: str) -> list[RuleViolation]:
+    return [RuleViolation(code, message, reference)]
 
 
 def applicability_violations(order: Order, kind: str) -> list[RuleViolation]:
-    """When each document makes sense (AF §4.4, §6.3): nothing is generated out of place."""
+    """When each document is true (AF §4.3, §4.4, §4.5, §6.3): nothing is offered or generated out of place."""
     if kind == DocumentKind.ORDER_FORM:
+        if order.state in NO_ORDER_FORM_STATES:
+            return _refusal(
+                "DOCUMENT_NOT_APPLICABLE",
+                f"Pas de bon de commande pour une commande « {OrderState(order.state).label} ».",
+                "AF §4.3",
+            )
         return []
     if order.state not in INSTALLED_STATES:
-        return [
-            RuleViolation(
-                "DOCUMENT_TOO_EARLY",
-                "Ce document suppose la Prestation principale réalisée (installation enregistrée) (AF §4.4).",
-                "AF §4.4",
-            )
-        ]
+        return _refusal(
+            "DOCUMENT_TOO_EARLY",
+            "Ce document suppose la Prestation principale réalisée (installation enregistrée) (AF §4.4).",
+            "AF §4.4",
+        )
+    if kind == DocumentKind.VA and order.va_signed_at is not None:
+        return _refusal(
+            "DOCUMENT_NOT_APPLICABLE",
+            "La VA est déjà signée par le client : pas de nouvelle VA vierge (AF §4.4).",
+            "AF §4.4",
+        )
+    if kind == DocumentKind.COMPLETION_ATTESTATION and order.balance_requested_at is not None:
+        return _refusal(
+            "DOCUMENT_NOT_APPLICABLE",
+            "L'attestation de fin de Prestation principale vaut pour une commande dont le solde n'a pas pu être "
+            "demandé ; le solde de celle-ci est déjà demandé (AF §6.4).",
+            "AF §6.4",
+        )
     if kind == DocumentKind.MONITORING_JOURNAL and order.va_signed_at is None:
-        return [
-            RuleViolation(
-                "DOCUMENT_TOO_EARLY",
-                "Le journal de monitoring commence le mois suivant la signature de la VA (AF §4.5).",
-                "AF §4.5",
-            )
-        ]
+        return _refusal(
+            "DOCUMENT_TOO_EARLY",
+            "Le journal de monitoring commence le mois suivant la signature de la VA (AF §4.5).",
+            "AF §4.5",
+        )
     if kind == DocumentKind.PILOT_PV and not order.is_pilot:
-        return [
-            RuleViolation("NOT_A_PILOT_ORDER", "Cette commande n'est pas du périmètre pilote (AF §6.3).", "AF §6.3")
-        ]
+        return _refusal("NOT_A_PILOT_ORDER", "Cette commande n'est pas du périmètre pilote (AF §6.3).", "AF §6.3")
     return []
+
+
+def applicable_kinds(order: Order) -> list[str]:
+    """The documents the order page offers: only those that are true for the order now."""
+    return [kind for kind in TEMPLATES if not applicability_violations(order, kind)]
 
 
 @dataclass(frozen=True)
@@ -238,7 +332,7 @@ class RenderedDocument:
 
 def document_generate(*, order_id: int, kind: str, acting_user: Any) -> Document:
     """Render and store a new version of a document, or refuse with the list of missing data (nothing stored)."""
-    return _document_keep(document_render(order_id=order_id, kind=kind), acting_user)
+    return document_keep(document_render(order_id=order_id, kind=kind), acting_user)
 
 
 def document_render(*, order_id: int, kind: str) -> RenderedDocument:
@@ -257,19 +351,20 @@ def document_render(*, order_id: int, kind: str) -> RenderedDocument:
                 )
             ]
         )
-    context = order_form_context(order)
+    context = order_form_context(order, kind)
     if kind == DocumentKind.MONITORING_JOURNAL:
         context.update(
             monitoring_months=list(order.monitoring_months.order_by("month")),
             secondary_start=rules.secondary_start(order),
-            perf_window=services.perf_window_for(order),
+            perf_window=perf_window(order),
         )
     with translation.override("fr"):  # a document is French whatever the language of the page that asked for it
         pdf = render_pdf(render_to_string(TEMPLATES[DocumentKind(kind)], context))
     return RenderedDocument(order=order, kind=kind, pdf=pdf, snapshot=snapshot_of(context))
 
 
-def _document_keep(rendered: RenderedDocument, acting_user: Any) -> Document:
+def document_keep(rendered: RenderedDocument, acting_user: Any) -> Document:
+    """Store a rendered document as the order's next version of its kind."""
     order, kind = rendered.order, rendered.kind
     document = document_store(
         order=order,
@@ -277,134 +372,7 @@ def _document_keep(rendered: RenderedDocument, acting_user: Any) -> Document:
         pdf=rendered.pdf,
         snapshot=rendered.snapshot,
         acting_user=acting_user,
-        filename=f"{order.number}-{kind}",
+        filename=f"{FILE_STEMS[DocumentKind(kind)]}-{order.number}",
     )
     logger.info("document %s v%s generated for %s (%s bytes)", kind, document.version, order.number, len(rendered.pdf))
     return document
-
-
-def document_store(
-    *, order: Order, kind: str, pdf: bytes, snapshot: dict[str, Any], acting_user: Any, filename: str, **links: Any
-) -> Document:
-    """Store a rendered PDF as the next version of the order's documents of that kind, with its SHA-256."""
-    with transaction.atomic():
-        # Lock the order so two generations at once get versions n and n+1, never the same number.
-        Order.objects.select_for_update().filter(pk=order.pk).first()
-        version = (Document.objects.filter(order=order, kind=kind).aggregate(last=Max("version"))["last"] or 0) + 1
-        user = acting_user if getattr(acting_user, "is_authenticated", False) else None
-        document = Document(
-            order=order,
-            kind=kind,
-            version=version,
-            sha256=hashlib.sha256(pdf).hexdigest(),
-            snapshot=snapshot,
-            created_by=user,
-            **links,
-        )
-        document.file.save(f"{filename}-v{version}.pdf", ContentFile(pdf), save=False)
-        document.save()
-    return document
-
-
-def batch_request(*, order_ids: list[int], kind: str, acting_user: Any) -> DocumentBatch:
-    """Queue the generation of one document per order on a worker; progress is kept on the batch."""
-    user = acting_user if getattr(acting_user, "is_authenticated", False) else None
-    batch = DocumentBatch.objects.create(kind=kind, order_ids=order_ids, total=len(order_ids), requested_by=user)
-    transaction.on_commit(lambda: _queue_batch(batch.pk))
-    return batch
-
-
-def _queue_batch(batch_id: int) -> None:
-    from orders.tasks import generate_document_batch
-
-    try:
-        generate_document_batch.delay(batch_id)
-    except Exception:  # the broker is down: the batch stays "en attente"; ``batches_resume`` queues it again later
-        logger.warning("document batch %s could not be queued", batch_id, exc_info=True)
-
-
-def batch_lease() -> timedelta:
-    """How long a running batch stays its worker's without news (``SEGUR_DOCUMENT_BATCH_LEASE_SECONDS``, 2 minutes
-    by default). Each document renews it, so it must exceed the rendering of one document."""
-    return timedelta(seconds=getattr(settings, "SEGUR_DOCUMENT_BATCH_LEASE_SECONDS", BATCH_LEASE_SECONDS))
-
-
-def batch_claim(batch_id: int, run_id: str, now: datetime) -> DocumentBatch | None:
-    """Take a batch for this run (the Celery task id), atomically, as a lease: a queued batch; a running one whose
-    lease expired (its worker died, nobody renewed it); or a running one claimed by this same task id — the message
-    the broker redelivers at once when a worker dies mid-batch (``acks_late``). Anything else finds it taken."""
-    claimable = (
-        Q(status=DocumentBatch.QUEUED)
-        | Q(status=DocumentBatch.RUNNING, claimed_by=run_id)
-        | Q(status=DocumentBatch.RUNNING, progress_at__lt=now - batch_lease())
-    )
-    taken = DocumentBatch.objects.filter(claimable, pk=batch_id).update(
-        status=DocumentBatch.RUNNING, claimed_by=run_id, progress_at=now
-    )
-    return DocumentBatch.objects.select_related("requested_by").get(pk=batch_id) if taken else None
-
-
-def _batch_step(batch: DocumentBatch, run_id: str, index: int, refusals: list[dict[str, Any]]) -> bool:
-    """Make the document of the batch's ``index``-th order and count it, both or neither, while this run holds the
-    lease: stored in the transaction that advances the batch, so a run killed in between, or taken over, never
-    leaves a document that the resumed run would make a second time. False when the batch is no longer this run's.
-    """
-    order_id = batch.order_ids[index]
-    try:
-        rendered: RenderedDocument | None = document_render(order_id=order_id, kind=batch.kind)
-    except BusinessRuleError as error:
-        rendered = None
-        refusals.append({"order_id": order_id, "message": error.message})
-    with transaction.atomic():
-        mine = DocumentBatch.objects.filter(
-            pk=batch.pk, status=DocumentBatch.RUNNING, claimed_by=run_id, processed=index
-        )
-        progress = {"processed": index + 1, "progress_at": timezone.now()}
-        if rendered is None:
-            return bool(mine.update(refusals=refusals, **progress))
-        if not mine.update(generated=F("generated") + 1, **progress):
-            return False
-        _document_keep(rendered, batch.requested_by)
-    return True
-
-
-def batch_run(*, batch_id: int, run_id: str | None = None) -> DocumentBatch:
-    """Generate the batch's documents one by one, resuming where a previous (interrupted) run stopped.
-
-    ``run_id`` is the Celery task id (a redelivered message resumes its own batch at once). An error puts the batch
-    back in the queue (the task retries it); a batch taken by a live run or done is left alone.
-    """
-    run_id = run_id or uuid.uuid4().hex
-    batch = batch_claim(batch_id, run_id, timezone.now())
-    if batch is None:
-        return DocumentBatch.objects.get(pk=batch_id)
-    refusals = list(batch.refusals)
-    mine = DocumentBatch.objects.filter(pk=batch.pk, status=DocumentBatch.RUNNING, claimed_by=run_id)
-    try:
-        for index in range(batch.processed, len(batch.order_ids)):
-            if not _batch_step(batch, run_id, index, refusals):
-                logger.warning("document batch %s: taken over by another run, %s stops", batch.pk, run_id)
-                return DocumentBatch.objects.get(pk=batch_id)
-    except Exception:
-        mine.update(status=DocumentBatch.QUEUED)
-        raise
-    mine.update(status=DocumentBatch.DONE, finished_at=timezone.now())
-    batch.refresh_from_db()
-    return batch
-
-
-def batches_resume(*, now: datetime | None = None) -> list[int]:
-    """Queue again the batches nobody is working on: queued for over ``BATCH_QUEUE_GRACE`` (the broker was down when
-    they were asked for), or running with an expired lease (their worker died and no redelivered message took them
-    back). A run that lost its batch this way stops at its next document."""
-    now = now or timezone.now()
-    stalled = DocumentBatch.objects.filter(status=DocumentBatch.RUNNING, progress_at__lt=now - batch_lease())
-    stalled_ids = list(stalled.values_list("pk", flat=True))
-    stalled.filter(pk__in=stalled_ids).update(status=DocumentBatch.QUEUED)
-    waiting = DocumentBatch.objects.filter(
-        Q(status=DocumentBatch.QUEUED, created_at__lt=now - BATCH_QUEUE_GRACE) | Q(pk__in=stalled_ids)
-    )
-    batch_ids = list(waiting.order_by("pk").values_list("pk", flat=True))
-    for batch_id in batch_ids:
-        _queue_batch(batch_id)
-    return batch_ids
