@@ -1,0 +1,169 @@
+"""Stored deadlines (SPEC §10): every open deadline of every order, as ``rules.order_deadlines`` computes it, kept in
+``StoredDeadline`` so that the order list, the calendar and the daily scan read an index instead of computing the
+deadlines of the whole book.
+
+There is no second copy of the rules here: a row is what ``rules.order_deadlines`` returns (not met), nothing else.
+The rows are written in the same transaction as every change that moves a deadline:
+- an order created, changed or moved by an action (``orders.services``: ``order_create``, ``order_update_terms``,
+  ``perform``) — ``store_order``;
+- a programme's dates or a solution's dossier date changed (a ``post_save`` signal below, and the command
+  ``rebuild_deadlines``) — ``refresh_orders`` over its orders, in batches;
+and the daily scan reconciles the whole store with the rules (``reconcile``): any difference is logged and fixed.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from orders import rules
+from orders.models import Order, Programme, Solution, StoredDeadline
+from orders.selectors import SETTLED_STATES, deadline_rows, with_open_deadlines
+
+logger = logging.getLogger(__name__)
+
+BATCH = 2000
+# What a stored row holds; two rows are the same deadline when these are equal.
+ROW_FIELDS = ("code", "due_at", "actor", "action", "reference", "amount", "is_next")
+
+
+def rows_for(order: Any, now: datetime | None = None) -> list[StoredDeadline]:
+    """The stored rows of one order (a model instance or a ``selectors.deadline_rows`` light row with its amounts):
+    its deadlines not yet met, the first one marked as its next deadline (``rules.next_deadline``)."""
+    open_deadlines = [
+        deadline for deadline in rules.order_deadlines(order, now or timezone.now()) if deadline.status != rules.MET
+    ]
+    amount = order.principal_amount + order.secondary_amount
+    return [
+        StoredDeadline(
+            order_id=order.pk,
+            code=deadline.code,
+            due_at=deadline.due_at,
+            actor=deadline.actor,
+            action=deadline.action[:255],
+            reference=deadline.reference[:64],
+            amount=amount,
+            is_next=position == 0,
+        )
+        for position, deadline in enumerate(open_deadlines)
+    ]
+
+
+def _has_open_deadlines(order: Order) -> bool:
+    """The same test as ``selectors.with_open_deadlines``, on one order in memory (no query)."""
+    open_portability = order.portability_requested_at is not None and order.portability_delivered_at is None
+    return order.state not in SETTLED_STATES or open_portability
+
+
+def store_order(order: Order) -> None:
+    """Write the stored deadlines of one order just saved (two queries; call inside the transaction of the change,
+    the order loaded with its programme and solution)."""
+    StoredDeadline.objects.filter(order_id=order.pk).delete()
+    if _has_open_deadlines(order):
+        StoredDeadline.objects.bulk_create(rows_for(order))
+
+
+def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[StoredDeadline]]:
+    """The rows ``rules.order_deadlines`` gives for these orders now (light rows, one query); ``lock`` takes the
+    orders' row locks first, so that no action moves them between this read and the write."""
+    queryset = Order.objects.filter(pk__in=order_ids)
+    if lock:
+        list(queryset.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    expected: dict[int, list[StoredDeadline]] = {order_id: [] for order_id in order_ids}
+    for row in deadline_rows(with_open_deadlines(queryset), "principal_amount", "secondary_amount"):
+        expected[row.pk] = rows_for(row)
+    return expected
+
+
+def refresh_orders(order_ids: Iterable[int]) -> int:
+    """Rewrite the stored deadlines of these orders, by batches of ``BATCH`` (each in its own transaction when
+    called outside one). Returns the number of rows written."""
+    ids = sorted(set(order_ids))
+    written = 0
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        with transaction.atomic():
+            expected = _expected(batch, lock=True)
+            StoredDeadline.objects.filter(order_id__in=batch).delete()
+            written += len(StoredDeadline.objects.bulk_create([row for rows in expected.values() for row in rows]))
+    return written
+
+
+def _order_id_batches(queryset: QuerySet[Order]) -> Iterator[list[int]]:
+    """The ids of ``queryset`` by batches of ``BATCH``, read by keyset pages (memory bounded by a batch)."""
+    last = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+
+
+def rebuild(queryset: QuerySet[Order] | None = None) -> int:
+    """Rewrite the stored deadlines of every order (of ``queryset``): after a programme's dates changed, or to fill
+    the store of orders inserted in bulk."""
+    written = 0
+    for batch in _order_id_batches(queryset if queryset is not None else Order.objects.all()):
+        written += refresh_orders(batch)
+    return written
+
+
+@dataclass
+class Reconciliation:
+    orders: int = 0
+    fixed: list[int] = field(default_factory=list)  # orders whose stored deadlines differed from the rules
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"orders": self.orders, "fixed": len(self.fixed), "fixed_orders": self.fixed[:20]}
+
+
+def _signature(rows: Iterable[Any]) -> list[tuple[Any, ...]]:
+    return sorted(tuple(getattr(row, name) for name in ROW_FIELDS) for row in rows)
+
+
+def reconcile() -> Reconciliation:
+    """Compare the stored deadlines of every order with ``rules.order_deadlines`` and fix any difference (logged):
+    by batches of orders, each in a short transaction with the batch's orders locked. Memory bounded by a batch."""
+    result = Reconciliation()
+    for batch in _order_id_batches(Order.objects.all()):
+        with transaction.atomic():
+            expected = _expected(batch, lock=True)
+            stored: dict[int, list[StoredDeadline]] = {order_id: [] for order_id in batch}
+            for row in StoredDeadline.objects.filter(order_id__in=batch).only("order_id", *ROW_FIELDS):
+                stored.setdefault(row.order_id, []).append(row)
+            wrong = [order_id for order_id in batch if _signature(stored[order_id]) != _signature(expected[order_id])]
+            if wrong:
+                StoredDeadline.objects.filter(order_id__in=wrong).delete()
+                StoredDeadline.objects.bulk_create([row for order_id in wrong for row in expected[order_id]])
+        result.orders += len(batch)
+        result.fixed += wrong
+    if result.fixed:
+        logger.warning(
+            "stored deadlines: %s orders differed from the rules and were fixed (first: %s)",
+            len(result.fixed),
+            result.fixed[:20],
+        )
+    return result
+
+
+# --- A programme's dates or a solution's dossier moved: its orders' deadlines move with them ---------------------
+
+
+@receiver(post_save, sender=Programme, dispatch_uid="deadline_store_programme")
+def _programme_saved(sender: Any, instance: Programme, created: bool, **kwargs: Any) -> None:
+    if not created:
+        rebuild(Order.objects.filter(programme_id=instance.pk))
+
+
+@receiver(post_save, sender=Solution, dispatch_uid="deadline_store_solution")
+def _solution_saved(sender: Any, instance: Solution, created: bool, **kwargs: Any) -> None:
+    if not created:
+        rebuild(Order.objects.filter(solution_id=instance.pk))
