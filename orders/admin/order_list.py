@@ -69,8 +69,7 @@ class NextDeadlineWindowFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         if self.value() not in selectors.DEADLINE_WINDOWS:
             return queryset
-        ids = selectors.order_ids_with_next_deadline_in_window(queryset, self.value(), timezone.now())
-        return queryset.filter(pk__in=ids)
+        return selectors.with_next_deadline_in_window(queryset, self.value(), timezone.now())
 
 
 class AspReturnFilter(admin.SimpleListFilter):
