@@ -12,7 +12,7 @@ and the daily scan reconciles the whole store with the rules (``reconcile``): an
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -120,6 +120,7 @@ def rebuild(queryset: QuerySet[Order] | None = None) -> int:
 class Reconciliation:
     orders: int = 0
     fixed: list[int] = field(default_factory=list)  # orders whose stored deadlines differed from the rules
+    failed: list[int] = field(default_factory=list)  # orders whose deadlines could not be computed (``on_error``)
 
     def as_dict(self) -> dict[str, Any]:
         return {"orders": self.orders, "fixed": len(self.fixed), "fixed_orders": self.fixed[:20]}
@@ -129,20 +130,41 @@ def _signature(rows: Iterable[Any]) -> list[tuple[Any, ...]]:
     return sorted(tuple(getattr(row, name) for name in ROW_FIELDS) for row in rows)
 
 
-def reconcile() -> Reconciliation:
+def _reconcile_batch(batch: list[int]) -> list[int]:
+    """Fix the stored deadlines of ``batch`` that differ from the rules (its orders locked); the ones fixed."""
+    with transaction.atomic():
+        expected = _expected(batch, lock=True)
+        stored: dict[int, list[StoredDeadline]] = {order_id: [] for order_id in batch}
+        for row in StoredDeadline.objects.filter(order_id__in=batch).only("order_id", *ROW_FIELDS):
+            stored.setdefault(row.order_id, []).append(row)
+        wrong = [order_id for order_id in batch if _signature(stored[order_id]) != _signature(expected[order_id])]
+        if wrong:
+            StoredDeadline.objects.filter(order_id__in=wrong).delete()
+            StoredDeadline.objects.bulk_create([row for order_id in wrong for row in expected[order_id]])
+    return wrong
+
+
+def reconcile(on_error: Callable[[int, BaseException], None] | None = None) -> Reconciliation:
     """Compare the stored deadlines of every order with ``rules.order_deadlines`` and fix any difference (logged):
-    by batches of orders, each in a short transaction with the batch's orders locked. Memory bounded by a batch."""
+    by batches of orders, each in a short transaction with the batch's orders locked. Memory bounded by a batch.
+
+    With ``on_error``, a batch that fails is done again order by order, and an order whose deadlines cannot be
+    computed (unreadable data, a rule failing on it) is handed to ``on_error`` and left as it is; the others go on.
+    """
     result = Reconciliation()
     for batch in _order_id_batches(Order.objects.all()):
-        with transaction.atomic():
-            expected = _expected(batch, lock=True)
-            stored: dict[int, list[StoredDeadline]] = {order_id: [] for order_id in batch}
-            for row in StoredDeadline.objects.filter(order_id__in=batch).only("order_id", *ROW_FIELDS):
-                stored.setdefault(row.order_id, []).append(row)
-            wrong = [order_id for order_id in batch if _signature(stored[order_id]) != _signature(expected[order_id])]
-            if wrong:
-                StoredDeadline.objects.filter(order_id__in=wrong).delete()
-                StoredDeadline.objects.bulk_create([row for order_id in wrong for row in expected[order_id]])
+        try:
+            wrong = _reconcile_batch(batch)
+        except Exception:
+            if on_error is None:
+                raise
+            wrong = []
+            for order_id in batch:
+                try:
+                    wrong += _reconcile_batch([order_id])
+                except Exception as error:  # whatever its data breaks, the other orders go on
+                    on_error(order_id, error)
+                    result.failed.append(order_id)
         result.orders += len(batch)
         result.fixed += wrong
     if result.fixed:
