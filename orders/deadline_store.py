@@ -34,26 +34,25 @@ BATCH = 2000
 ROW_FIELDS = ("code", "due_at", "actor", "action", "reference", "amount", "is_next")
 
 
-def rows_for(order: Any, now: datetime | None = None) -> list[StoredDeadline]:
-    """The stored rows of one order (a model instance or a ``selectors.deadline_rows`` light row with its amounts):
-    its deadlines not yet met, the first one marked as its next deadline (``rules.next_deadline``)."""
-    open_deadlines = [
-        deadline for deadline in rules.order_deadlines(order, now or timezone.now()) if deadline.status != rules.MET
-    ]
+def open_deadlines(order: Any, now: datetime | None = None) -> list[tuple[Any, ...]]:
+    """What the store holds for one order (a model instance or a ``selectors.deadline_rows`` light row with its
+    amounts), as tuples of ``ROW_FIELDS``: its deadlines not yet met (``rules.order_deadlines``), the first one
+    marked as its next deadline (``rules.next_deadline``)."""
+    deadlines = [d for d in rules.order_deadlines(order, now or timezone.now()) if d.status != rules.MET]
     amount = order.principal_amount + order.secondary_amount
     return [
-        StoredDeadline(
-            order_id=order.pk,
-            code=deadline.code,
-            due_at=deadline.due_at,
-            actor=deadline.actor,
-            action=deadline.action[:255],
-            reference=deadline.reference[:64],
-            amount=amount,
-            is_next=position == 0,
-        )
-        for position, deadline in enumerate(open_deadlines)
+        (d.code, d.due_at, d.actor, d.action[:255], d.reference[:64], amount, position == 0)
+        for position, d in enumerate(deadlines)
     ]
+
+
+def _rows(order_id: int, values: list[tuple[Any, ...]]) -> list[StoredDeadline]:
+    return [StoredDeadline(order_id=order_id, **dict(zip(ROW_FIELDS, row, strict=True))) for row in values]
+
+
+def rows_for(order: Any, now: datetime | None = None) -> list[StoredDeadline]:
+    """The stored rows of one order (unsaved)."""
+    return _rows(order.pk, open_deadlines(order, now))
 
 
 def _has_open_deadlines(order: Order) -> bool:
@@ -70,15 +69,15 @@ def store_order(order: Order) -> None:
         StoredDeadline.objects.bulk_create(rows_for(order))
 
 
-def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[StoredDeadline]]:
+def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, ...]]]:
     """The rows ``rules.order_deadlines`` gives for these orders now (light rows, one query); ``lock`` takes the
     orders' row locks first, so that no action moves them between this read and the write."""
     queryset = Order.objects.filter(pk__in=order_ids)
     if lock:
         list(queryset.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
-    expected: dict[int, list[StoredDeadline]] = {order_id: [] for order_id in order_ids}
+    expected: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in order_ids}
     for row in deadline_rows(with_open_deadlines(queryset), "principal_amount", "secondary_amount"):
-        expected[row.pk] = rows_for(row)
+        expected[row.pk] = open_deadlines(row)
     return expected
 
 
@@ -92,7 +91,8 @@ def refresh_orders(order_ids: Iterable[int]) -> int:
         with transaction.atomic():
             expected = _expected(batch, lock=True)
             StoredDeadline.objects.filter(order_id__in=batch).delete()
-            written += len(StoredDeadline.objects.bulk_create([row for rows in expected.values() for row in rows]))
+            rows = [row for order_id, values in expected.items() for row in _rows(order_id, values)]
+            written += len(StoredDeadline.objects.bulk_create(rows))
     return written
 
 
@@ -126,21 +126,19 @@ class Reconciliation:
         return {"orders": self.orders, "fixed": len(self.fixed), "fixed_orders": self.fixed[:20]}
 
 
-def _signature(rows: Iterable[Any]) -> list[tuple[Any, ...]]:
-    return sorted(tuple(getattr(row, name) for name in ROW_FIELDS) for row in rows)
-
-
 def _reconcile_batch(batch: list[int]) -> list[int]:
     """Fix the stored deadlines of ``batch`` that differ from the rules (its orders locked); the ones fixed."""
     with transaction.atomic():
         expected = _expected(batch, lock=True)
-        stored: dict[int, list[StoredDeadline]] = {order_id: [] for order_id in batch}
-        for row in StoredDeadline.objects.filter(order_id__in=batch).only("order_id", *ROW_FIELDS):
-            stored.setdefault(row.order_id, []).append(row)
-        wrong = [order_id for order_id in batch if _signature(stored[order_id]) != _signature(expected[order_id])]
+        stored: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in batch}
+        for order_id, *values in StoredDeadline.objects.filter(order_id__in=batch).values_list("order_id", *ROW_FIELDS):
+            stored.setdefault(order_id, []).append(tuple(values))
+        wrong = [order_id for order_id in batch if sorted(stored[order_id]) != sorted(expected[order_id])]
         if wrong:
             StoredDeadline.objects.filter(order_id__in=wrong).delete()
-            StoredDeadline.objects.bulk_create([row for order_id in wrong for row in expected[order_id]])
+            StoredDeadline.objects.bulk_create(
+                [row for order_id in wrong for row in _rows(order_id, expected[order_id])]
+            )
     return wrong
 
 
