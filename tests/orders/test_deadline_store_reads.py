@@ -93,3 +93,17 @@ def test_the_calendar_shows_the_deadlines_the_rules_give(demo, later):
     for day_full, day_first in zip(full[1], days, strict=True):
         shown = [item for item in day_full.items if item["order"]][:2]
         assert [i["order"].pk for i in shown] == [i["order"].pk for i in day_first.items if i["order"]][:2]
+
+
+def test_the_order_list_filters_on_the_next_deadline_without_facet_counts(admin_client, demo, frozen_today):
+    url = "/admin/orders/order/?echeance=30&commercial=tous"
+    with CaptureQueriesContext(connection) as plain:
+        page = admin_client.get(url)
+    with CaptureQueriesContext(connection) as asked:
+        with_facets = admin_client.get(url + "&_facets=1")
+
+    assert page.status_code == with_facets.status_code == 200
+    assert len(asked) == len(plain)  # facets are off: "?_facets=1" computes nothing more
+    expected = selectors.with_next_deadline_in_window(Order.objects.all(), "30", NOW).count()
+    assert expected > 0
+    assert f"{expected} commande" in page.content.decode()
