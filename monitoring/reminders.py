@@ -45,7 +45,7 @@ from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
 from monitoring.selectors import provider_deadlines
 from orders import deadline_store, rules, services
 from orders.exceptions import BusinessRuleError
-from orders.models import Order, OrderState, StoredDeadline
+from orders.models import Order, OrderState, Programme, Solution, StoredDeadline
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
 from portal.access import access_links_batch, access_url
 
@@ -366,6 +366,8 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
     the scan are skipped. The provider's and solutions' deadlines come last, computed (a few queries)."""
     today, offsets = rules.paris_date(now), reminder_offsets()
     candidates = StoredDeadline.objects.filter(due_at__lt=_candidates_before(today, offsets))
+    # A few programmes and solutions for the whole book: read once, not joined to every order.
+    programmes, solutions = Programme.objects.in_bulk(), Solution.objects.select_related("provider").in_bulk()
     last = 0
     while True:
         ids = list(
@@ -381,11 +383,12 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
         rows: dict[int, list[StoredDeadline]] = defaultdict(list)
         for row in candidates.filter(order_id__in=ids).order_by("due_at", "pk"):
             rows[row.order_id].append(row)
-        orders = Order.objects.filter(pk__in=ids).select_related("programme", "solution", "client", "salesperson")
+        orders = Order.objects.filter(pk__in=ids).select_related("client", "salesperson")
         due = []
         for order in orders_isolated(orders, summary):
             if order.pk in set_aside:
                 continue
+            order.programme, order.solution = programmes[order.programme_id], solutions[order.solution_id]
             summary.orders += 1
             for row in rows[order.pk]:
                 deadline = _deadline_of(row, now)
