@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -62,11 +62,20 @@ def _has_open_deadlines(order: Order) -> bool:
 
 
 def store_order(order: Order) -> None:
-    """Write the stored deadlines of one order just saved (two queries; call inside the transaction of the change,
-    the order loaded with its programme and solution)."""
-    StoredDeadline.objects.filter(order_id=order.pk).delete()
-    if _has_open_deadlines(order):
-        StoredDeadline.objects.bulk_create(rows_for(order))
+    """Write the stored deadlines of one order just saved (one query on PostgreSQL; call inside the transaction of
+    the change, the order loaded with its programme and solution)."""
+    values = open_deadlines(order) if _has_open_deadlines(order) else []
+    if not values or connection.vendor != "postgresql":
+        StoredDeadline.objects.filter(order_id=order.pk).delete()
+        StoredDeadline.objects.bulk_create(_rows(order.pk, values))
+        return
+    # PostgreSQL: one statement, so that an action costs one query more, not two.
+    table = StoredDeadline._meta.db_table
+    columns = ", ".join(("order_id", *ROW_FIELDS))
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(values))
+    sql = f"WITH gone AS (DELETE FROM {table} WHERE order_id = %s) INSERT INTO {table} ({columns}) VALUES {rows}"
+    with connection.cursor() as cursor:  # names from the model, values as parameters
+        cursor.execute(sql, [order.pk, *(field for row in values for field in (order.pk, *row))])  # noqa: S608
 
 
 def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, ...]]]:
