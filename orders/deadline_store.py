@@ -73,9 +73,9 @@ def store_order(order: Order) -> None:
     table = StoredDeadline._meta.db_table
     columns = ", ".join(("order_id", *ROW_FIELDS))
     rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(values))
-    sql = f"WITH gone AS (DELETE FROM {table} WHERE order_id = %s) INSERT INTO {table} ({columns}) VALUES {rows}"
-    with connection.cursor() as cursor:  # names from the model, values as parameters
-        cursor.execute(sql, [order.pk, *(field for row in values for field in (order.pk, *row))])  # noqa: S608
+    sql = f"WITH gone AS (DELETE FROM {table} WHERE order_id = %s) INSERT INTO {table} ({columns}) VALUES {rows}"  # noqa: S608 (names from the model, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [order.pk, *(field for row in values for field in (order.pk, *row))])
 
 
 def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, ...]]]:
