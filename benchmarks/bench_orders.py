@@ -131,26 +131,102 @@ def seed(count: int, start: int) -> None:
         Order.objects.bulk_create(orders)
 
 
+def median_get(browser, url: str, repeat: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """Median time (ms) of ``repeat`` GETs of ``url`` and the queries of the last one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timings = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = browser.get(url)
+            timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(timings) * 1000, len(queries)
+
+
+def scan_floors(now) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The scan's floors, measured beside it: reading the same rows as plain tuples (every open order's deadline
+    fields, the stored deadlines, today's candidates with their order, client, salesperson and solution), and
+    writing the same outbox and dispatch rows with ``bulk_create`` (then rolled back)."""
+    from django.db import connection, transaction
+
+    from monitoring import reminders
+    from monitoring.models import OutboxEmail, ReminderDispatch
+    from orders import rules
+    from orders.models import Order, StoredDeadline
+    from orders.selectors import with_open_deadlines
+
+    today, offsets = rules.paris_date(now), reminders.reminder_offsets()
+    started = time.perf_counter()
+    with connection.cursor():
+        fields = ("pk", "programme_id", "solution_id", *rules.DEADLINE_ORDER_FIELDS, "principal_amount")
+        for _row in with_open_deadlines(Order.objects.all()).values_list(*fields).iterator(chunk_size=2000):
+            pass
+        for _row in StoredDeadline.objects.values_list("order_id", *reminders.deadline_store.ROW_FIELDS).iterator(
+            chunk_size=2000
+        ):
+            pass
+        candidates = StoredDeadline.objects.filter(due_at__lt=reminders._candidates_before(today, offsets))
+        for _row in candidates.values_list(
+            "order_id",
+            "code",
+            "due_at",
+            "order__number",
+            "order__client__name",
+            "order__client__email",
+            "order__salesperson__email",
+            "order__solution__name",
+            "order__principal_amount",
+        ).iterator(chunk_size=2000):
+            pass
+    read_floor = time.perf_counter() - started
+    with transaction.atomic():
+        emails = list(OutboxEmail.objects.order_by("pk").values("kind", "to", "subject", "body_text", "body_html"))
+        dispatches = list(
+            ReminderDispatch.objects.values("order_id", "deadline_code", "due_at", "offset", "recipient", "email_id")
+        )
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        ReminderDispatch.objects.all().delete()
+        OutboxEmail.objects.all().delete()
+        started = time.perf_counter()
+        made = OutboxEmail.objects.bulk_create(
+            [OutboxEmail(key=f"floor:{index}", **email) for index, email in enumerate(emails)], batch_size=2000
+        )
+        first = made[0].pk if made else None
+        ReminderDispatch.objects.bulk_create(
+            [
+                ReminderDispatch(key=f"floor:{index}", **{**row, "email_id": first})
+                for index, row in enumerate(dispatches)
+            ],
+            batch_size=2000,
+        )
+        write_floor = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return {"read_floor_s": read_floor, "write_floor_s": write_floor, "scan_emails": len(emails)}
+
+
 def measure(repeat: int) -> dict[str, float]:
+    import tracemalloc
+
     from django.contrib.auth import get_user_model
-    from django.db import connection, reset_queries
+    from django.db import connection, reset_queries, transaction
     from django.test import Client as HttpClient
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from monitoring import reminders
     from orders import rules
     from orders.models import Order
 
     browser = HttpClient()
     browser.force_login(get_user_model().objects.get(username="bench"))
-    timings = []
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            response = browser.get("/admin/orders/order/")
-            timings.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.status_code
-    list_queries = len(queries)
+    list_ms, list_queries = median_get(browser, "/admin/orders/order/", repeat)
+    filter_ms, filter_queries = median_get(browser, "/admin/orders/order/?echeance=7", repeat)
+    overdue_ms, _ = median_get(browser, "/admin/orders/order/?echeance=overdue", repeat)
+    facets_ms, facets_queries = median_get(browser, "/admin/orders/order/?echeance=30&_facets=1", 1)
     reset_queries()
     now = timezone.now()
     with CaptureQueriesContext(connection) as deadline_queries:
@@ -160,9 +236,6 @@ def measure(repeat: int) -> dict[str, float]:
         for order in orders:
             deadlines += len(rules.order_deadlines(order, now))
         deadline_seconds = time.perf_counter() - started
-    from django.db import transaction
-
-    from monitoring import reminders
 
     scan_queries: list[str] = []
 
@@ -170,28 +243,38 @@ def measure(repeat: int) -> dict[str, float]:
         scan_queries.append(sql)  # every statement, including bulk inserts and cursor fetches' queries
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(count_query), transaction.atomic():
-        started = time.perf_counter()
-        summary = reminders.deadlines_scan(now=now)
-        scan_seconds = time.perf_counter() - started
+    with transaction.atomic():
+        with connection.execute_wrapper(count_query):
+            started = time.perf_counter()
+            summary = reminders.deadlines_scan(now=now)
+            scan_seconds = time.perf_counter() - started
+        floors = scan_floors(now)  # the same rows, read and written bare, beside the scan's own output
         transaction.set_rollback(True)  # the next size scans the same day again
+    with transaction.atomic():
+        tracemalloc.start()
+        reminders.deadlines_scan(now=now)
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        transaction.set_rollback(True)
     client_ms, client_queries = measure_client_page(repeat)
-    with CaptureQueriesContext(connection) as calendar_queries:
-        started = time.perf_counter()
-        calendar = browser.get("/admin/calendrier/")
-        calendar_seconds = time.perf_counter() - started
-    assert calendar.status_code == 200, calendar.status_code
+    calendar_ms, calendar_queries = median_get(browser, "/admin/calendrier/", repeat)
     return {
-        "calendar_s": calendar_seconds,
-        "calendar_queries": len(calendar_queries),
-        "calendar_kb": len(calendar.content) / 1024,
+        "calendar_ms": calendar_ms,
+        "calendar_queries": calendar_queries,
         "client_ms": client_ms,
         "client_queries": client_queries,
         "scan_s": scan_seconds,
         "scan_queries": len(scan_queries),
         "scan_reminders": summary.reminders,
-        "list_ms": statistics.median(timings) * 1000,
+        "scan_peak_mb": peak / 1e6,
+        **floors,
+        "list_ms": list_ms,
         "list_queries": list_queries,
+        "filter_ms": filter_ms,
+        "filter_queries": filter_queries,
+        "overdue_ms": overdue_ms,
+        "facets_ms": facets_ms,
+        "facets_queries": facets_queries,
         "deadline_s": deadline_seconds,
         "deadline_queries": len(deadline_queries),
         "deadlines": deadlines,
@@ -268,22 +351,30 @@ def main() -> None:
             )
             user.groups.add(sales_group)
         print(
-            f"{'orders':>8} | {'list (ms, median)':>17} | {'list queries':>12} | {'deadlines (s)':>13} | "
-            f"{'µs / order':>10} | {'deadline queries':>16} | {'scan (s)':>14} | {'scan queries':>12} | "
-            f"{'reminders':>9} | {'client page (ms)':>16} | {'client queries':>14} | {'calendar (s)':>12} | "
-            f"{'calendar queries':>16} | {'calendar (KiB)':>14}"
+            "orders | store rebuild (s) | list (ms) / q | filter 7 d (ms) / q | filter overdue (ms) | "
+            "facets (ms) / q | "
+            "deadlines (s) | scan (s) | read floor (s) | write floor (s) | scan / floors | scan queries | reminders | "
+            "e-mails | scan peak (MB) | client page (ms) / q | calendar (ms) / q",
+            flush=True,
         )
         seeded = 0
         for size in sorted(arguments.sizes):
             seed(size - seeded, seeded)
             seeded = size
-            figures = measure(arguments.repeat)
+            from orders import deadline_store
+
+            started = time.perf_counter()
+            deadline_store.rebuild()  # the orders were bulk-inserted: their stored deadlines are written here
+            rebuild_s = time.perf_counter() - started
+            f = measure(arguments.repeat)
+            floors = f["read_floor_s"] + f["write_floor_s"]
             print(
-                f"{size:>8} | {figures['list_ms']:>17.1f} | {figures['list_queries']:>12} | "
-                f"{figures['deadline_s']:>13.3f} | {figures['deadline_s'] / size * 1e6:>10.1f} | "
-                f"{figures['deadline_queries']:>16} | {figures['scan_s']:>14.2f} | {figures['scan_queries']:>12} | "
-                f"{figures['scan_reminders']:>9} | {figures['client_ms']:>16.1f} | {figures['client_queries']:>14} | "
-                f"{figures['calendar_s']:>12.2f} | {figures['calendar_queries']:>16} | {figures['calendar_kb']:>14.0f}",
+                f"{size} | {rebuild_s:.2f} | {f['list_ms']:.1f} / {f['list_queries']} | "
+                f"{f['filter_ms']:.1f} / {f['filter_queries']} | {f['overdue_ms']:.1f} | "
+                f"{f['facets_ms']:.1f} / {f['facets_queries']} | {f['deadline_s']:.3f} | {f['scan_s']:.2f} | "
+                f"{f['read_floor_s']:.2f} | {f['write_floor_s']:.2f} | {f['scan_s'] / floors:.2f} | "
+                f"{f['scan_queries']} | {f['scan_reminders']} | {f['scan_emails']} | {f['scan_peak_mb']:.1f} | "
+                f"{f['client_ms']:.1f} / {f['client_queries']} | {f['calendar_ms']:.1f} / {f['calendar_queries']}",
                 flush=True,
             )
     finally:

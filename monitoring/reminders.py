@@ -1,13 +1,21 @@
 """The deadline engine (SPEC §10): a daily scan that applies the consequences the texts require, then writes every
 reminder due today to the outbox — once per (deadline, offset, recipient), whatever happens.
 
-Why it cannot send twice: the whole scan of a day is one transaction holding that day's ``JobRun`` row lock. A second
-run (beat firing twice, a manual run, a retry) waits for the first and then finds the day done; a worker that dies
-mid-scan rolls everything back, so its retry starts clean. ``ReminderDispatch.key`` is unique as a last guard.
-E-mails leave through the outbox (``outbox_send_due``) only after that transaction commits.
+What it reads: the stored deadlines (``orders.deadline_store``, written by ``rules.order_deadlines`` with every change),
+first reconciled with the rules (any difference logged and fixed), then only today's candidates (overdue, or within
+the first reminder offset) through the index on their due date, and their orders in full — batch by batch, so that
+memory does not grow with the book.
+
+Why it cannot send twice: one scan at a time (a PostgreSQL session lock: a second run waits, then finds the day done
+in its ``JobRun`` row). Reminders are recorded in short transactions, one per batch, each holding the day's run row
+and checking the keys again before writing; ``ReminderDispatch.key`` is unique as a last guard. A worker that dies
+mid-scan leaves what it recorded, once; its retry (or the next run) records the rest. Client e-mails are rendered
+before that transaction, outside the lock; each staff digest is written first as an unsendable e-mail that the
+batches' reminders point at, then rendered from them and released at the end (a killed run's digests are finished by
+the next run). E-mails leave through the outbox (``outbox_send_due``).
 
 Why one bad order cannot stop it: orders are read by batches under a savepoint (a batch that fails is read again
-order by order), each order's writes run under their own savepoint, and an order whose data breaks a rule is set
+order by order), each order's writes run under their own transaction, and an order whose data breaks a rule is set
 aside — logged, listed in the run's summary and reported to the admins — while the others are processed.
 """
 
@@ -18,14 +26,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -34,11 +43,10 @@ from django.utils.translation import ngettext
 
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
 from monitoring.selectors import provider_deadlines
-from orders import rules, services
+from orders import deadline_store, rules, services
 from orders.exceptions import BusinessRuleError
-from orders.models import Order, OrderState
+from orders.models import Order, OrderState, Programme, Solution, StoredDeadline
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
-from orders.selectors import with_open_deadlines
 from portal.access import access_links_batch, access_url
 
 logger = logging.getLogger(__name__)
@@ -119,6 +127,7 @@ class ScanSummary:
     reminders: int = 0
     emails: int = 0
     refused: list[str] = field(default_factory=list)
+    deadlines_fixed: int = 0  # orders whose stored deadlines differed from the rules (reconciled, logged)
     failed_orders: int = 0  # orders set aside: unreadable, or a rule failed on their data
     failures: list[str] = field(default_factory=list)  # why, in French, one line per order (or provider deadlines)
     set_aside: dict[str, tuple[int | None, str, str]] = field(default_factory=dict, repr=False)  # (order, label, line)
@@ -138,6 +147,9 @@ class ScanSummary:
         self.set_aside[about] = (order_pk, label, line)
         self.failures.append(line)
         self.failed_orders += int(order_pk is not None)
+
+    def set_aside_order_ids(self) -> set[int]:
+        return {order_pk for order_pk, _label, _line in self.set_aside.values() if order_pk is not None}
 
     def set_aside_order(self, order: Order, error: BaseException) -> None:
         self.set_aside_one(f"order:{order.pk}", order.pk, f"la commande {order.number}", error)
@@ -332,36 +344,72 @@ def _date_5_consequences(order: Order, now: datetime, summary: ScanSummary, staf
 
 # --- Reminders ----------------------------------------------------------------------------------------------------
 
+DIGEST_ORDERS_PER_GROUP = 200  # orders listed under one deadline in a staff digest; the others are counted
+UNSENDABLE = datetime(2999, 1, 1, tzinfo=UTC)  # a staff digest being written: the sender leaves it alone until then
 
-def due_reminders(now: datetime, summary: ScanSummary) -> list[DueReminder]:
-    """Every reminder due today. An order whose deadlines cannot be computed, or the provider deadlines if they
-    cannot, are set aside: the reminders of everything else are still due."""
+
+def _candidates_before(today: date, offsets: list[int]) -> datetime:
+    """A deadline due before this moment may have a reminder today: overdue, or within the first offset."""
+    return datetime.combine(today + timedelta(days=max(offsets, default=0) + 1), dt_time(0), tzinfo=rules.PARIS)
+
+
+def _deadline_of(row: StoredDeadline, now: datetime) -> rules.Deadline:
+    """A stored deadline as ``rules.Deadline`` (it is open: overdue once its due time passed)."""
+    status = rules.OVERDUE if now > row.due_at else rules.UPCOMING
+    return rules.Deadline(row.code, row.due_at, row.actor, row.action, row.reference, status)
+
+
+def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[DueReminder]]:
+    """Today's reminders, by batches of at most ``BATCH`` orders: only today's candidates are read, from the stored
+    deadlines (``orders.deadline_store``, the index on their due date), then their orders in full (a batch that
+    cannot be read is read order by order, and an order that still fails is set aside). Orders set aside earlier in
+    the scan are skipped. The provider's and solutions' deadlines come last, computed (a few queries)."""
     today, offsets = rules.paris_date(now), reminder_offsets()
-    due = []
-    orders = with_open_deadlines(Order.objects.all()).select_related("programme", "solution", "client", "salesperson")
-    for order in orders_isolated(orders, summary):
-        try:
-            found = [
-                DueReminder(order, deadline, offset)
-                for deadline in rules.order_deadlines(order, now)
-                if (offset := _offset_due(deadline, today, offsets)) is not None
-            ]
-        except Exception as error:  # pure computation on this order's data: nothing to roll back
-            summary.set_aside_order(order, error)
-            continue
-        summary.orders += 1
-        due += found
+    candidates = StoredDeadline.objects.filter(due_at__lt=_candidates_before(today, offsets))
+    # A few programmes and solutions for the whole book: read once, not joined to every order.
+    programmes, solutions = Programme.objects.in_bulk(), Solution.objects.select_related("provider").in_bulk()
+    last = 0
+    while True:
+        ids = list(
+            candidates.filter(order_id__gt=last)
+            .order_by("order_id")
+            .values_list("order_id", flat=True)
+            .distinct()[:BATCH]
+        )
+        if not ids:
+            break
+        last = ids[-1]
+        set_aside = summary.set_aside_order_ids()
+        rows: dict[int, list[StoredDeadline]] = defaultdict(list)
+        for row in candidates.filter(order_id__in=ids).order_by("due_at", "pk"):
+            rows[row.order_id].append(row)
+        orders = Order.objects.filter(pk__in=ids).select_related("client", "salesperson")
+        due = []
+        for order in orders_isolated(orders, summary):
+            if order.pk in set_aside:
+                continue
+            order.programme, order.solution = programmes[order.programme_id], solutions[order.solution_id]
+            summary.orders += 1
+            for row in rows[order.pk]:
+                deadline = _deadline_of(row, now)
+                if (offset := _offset_due(deadline, today, offsets)) is not None:
+                    due.append(DueReminder(order, deadline, offset))
+        yield due
     try:
         with transaction.atomic():
             provider_items = provider_deadlines(now)
-        due += [
+        yield [
             DueReminder(None, deadline, offset, subject=subject)
             for subject, deadline in provider_items
             if (offset := _offset_due(deadline, today, offsets)) is not None
         ]
     except Exception as error:  # a solution or provider row with unreadable dates
         summary.set_aside_one("provider", None, "les échéances du fournisseur et des solutions", error)
-    return due
+
+
+def due_reminders(now: datetime, summary: ScanSummary) -> list[DueReminder]:
+    """Every reminder due today, at once (the scan itself takes them batch by batch)."""
+    return [reminder for batch in due_reminder_batches(now, summary) for reminder in batch]
 
 
 def _offset_due(deadline: rules.Deadline, today: date, offsets: list[int]) -> str | None:
@@ -380,7 +428,17 @@ def existing_keys(keys: list[str]) -> set[str]:
     return found
 
 
-def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary, staff: dict[str, list[Any]]) -> None:
+def _lock_run(today: date) -> None:
+    """Inside a transaction: the day's run row locked, so that two scans never record the same batch together."""
+    list(JobRun.objects.select_for_update().filter(job=SCAN_JOB, run_date=today).values_list("pk", flat=True))
+
+
+def queue_reminders(
+    due: list[DueReminder], now: datetime, summary: ScanSummary, staff: dict[str, list[Any]], digests: "DigestBook"
+) -> None:
+    """Record one batch of reminders: the client e-mails are rendered first, outside any lock; then, in one short
+    transaction holding the day's run row, the keys are checked again and what is still new is written (client
+    e-mails and their dispatch rows, staff dispatch rows attached to each person's digest of the day)."""
     per_staff: dict[Any, list[DueReminder]] = defaultdict(list)
     per_client: list[tuple[str, DueReminder]] = []
     for reminder in due:
@@ -392,27 +450,9 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
     candidate_keys = [r.key(f"user:{user.pk}") for user, items in per_staff.items() for r in items]
     candidate_keys += [reminder.key(email) for email, reminder in per_client]
     already = existing_keys(candidate_keys)
-    today = rules.paris_date(now)
-    for user, items in sorted(per_staff.items(), key=lambda pair: pair[0].pk):
-        fresh = [item for item in items if item.key(f"user:{user.pk}") not in already]
-        if not fresh:
-            continue
-        email, created = outbox_add(
-            key=f"digest:{user.pk}:{today.isoformat()}",
-            kind="staff_digest",
-            to=user.email,
-            subject=f"Échéances Ségur du {today:%d/%m/%Y} : "
-            + ngettext("%(count)s action", "%(count)s actions", len(fresh)) % {"count": len(fresh)},
-            template="emails/staff_digest",
-            context={"user": user, "groups": digest_groups(fresh), "today": today, "site_url": settings.SITE_URL},
-        )
-        summary.emails += int(created)
-        dispatch(fresh, f"user:{user.pk}", email, summary)
     fresh_clients = [(address, reminder) for address, reminder in per_client if reminder.key(address) not in already]
-    for start in range(0, len(fresh_clients), BATCH):
-        # One e-mail per client, written in batches: the number of queries grows with batches, not with orders.
-        batch = fresh_clients[start : start + BATCH]
-        emails = OutboxEmail.objects.bulk_create(
+    with access_links_batch():  # the personal links of the client e-mails are written together
+        rendered = [
             outbox_email(
                 key=f"client:{reminder.full_key(address)}",
                 kind="client_reminder",
@@ -423,13 +463,32 @@ def queue_reminders(due: list[DueReminder], now: datetime, summary: ScanSummary,
                 template=CLIENT_TEMPLATES[reminder.deadline.code],
                 context={**client_email_context(reminder.order, address), "deadline": reminder.deadline},
             )
-            for address, reminder in batch
+            for address, reminder in fresh_clients
+        ]
+    for reminder in due:
+        digests.texts.setdefault(reminder.deadline.code, (reminder.deadline.action, reminder.deadline.reference))
+    with transaction.atomic():
+        _lock_run(rules.paris_date(now))
+        already = existing_keys(candidate_keys)  # again, under the lock: another scan may have recorded them
+        new_clients = [
+            (pair, email)
+            for pair, email in zip(fresh_clients, rendered, strict=True)
+            if pair[1].key(pair[0]) not in already
+        ]
+        emails = OutboxEmail.objects.bulk_create([email for _pair, email in new_clients], batch_size=BATCH)
+        ReminderDispatch.objects.bulk_create(
+            (
+                dispatch_row(reminder, address, email)
+                for ((address, reminder), _), email in zip(new_clients, emails, strict=True)
+            ),
+            batch_size=BATCH,
         )
         summary.emails += len(emails)
-        ReminderDispatch.objects.bulk_create(
-            dispatch_row(reminder, address, email) for (address, reminder), email in zip(batch, emails, strict=True)
-        )
-        summary.reminders += len(batch)
+        summary.reminders += len(emails)
+        for user, items in sorted(per_staff.items(), key=lambda pair: pair[0].pk):
+            fresh = [item for item in items if item.key(f"user:{user.pk}") not in already]
+            if fresh:
+                dispatch(fresh, f"user:{user.pk}", digests.open(user), summary)
 
 
 def dispatch_row(item: DueReminder, recipient: str, email: OutboxEmail) -> ReminderDispatch:
@@ -451,62 +510,209 @@ def dispatch(items: list[DueReminder], recipient: str, email: OutboxEmail, summa
 
 def digest_groups(items: list[DueReminder]) -> list[dict[str, Any]]:
     """Items grouped by deadline (overdue first, then by due date), with the amounts at stake."""
-    groups: dict[tuple[str, datetime], list[DueReminder]] = defaultdict(list)
+    builder = DigestGroups()
     for item in items:
-        groups[(item.deadline.code, item.deadline.due_at)].append(item)
-    result = []
-    for (code, due_at), members in sorted(groups.items(), key=lambda pair: (pair[1][0].offset != OVERDUE, pair[0][1])):
-        result.append(
+        builder.add(item)
+    return builder.groups()
+
+
+class DigestGroups:
+    """The groups of a staff digest, built one reminder at a time: every reminder counted in its group's amount,
+    at most ``DIGEST_ORDERS_PER_GROUP`` orders listed (the rest counted), so its size does not grow with the book."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, datetime], dict[str, Any]] = {}
+        self.count = 0
+
+    def add(self, item: DueReminder) -> None:
+        self.count += 1
+        group = self._groups.setdefault(
+            (item.deadline.code, item.deadline.due_at),
             {
-                "code": code,
-                "due_at": due_at,
-                "action": members[0].deadline.action,
-                "reference": members[0].deadline.reference,
-                "overdue": members[0].offset == OVERDUE,
-                "amount": sum((member.amount_at_stake for member in members), Decimal("0")),
-                "orders": [
-                    {
-                        "number": member.order.number,
-                        "client": member.order.client.name,
-                        "amount": member.amount_at_stake,
-                        "url": settings.SITE_URL + reverse("admin:orders_order_change", args=[member.order.pk]),
-                    }
-                    if member.order is not None
-                    else {
-                        "number": "Fournisseur",
-                        "client": member.subject,
-                        "amount": Decimal("0"),
-                        "url": settings.SITE_URL + reverse("deadline_calendar"),
-                    }
-                    for member in members
-                ],
+                "code": item.deadline.code,
+                "due_at": item.deadline.due_at,
+                "action": item.deadline.action,
+                "reference": item.deadline.reference,
+                "overdue": item.offset == OVERDUE,
+                "amount": Decimal("0"),
+                "orders": [],
+                "more": 0,
+            },
+        )
+        group["amount"] += item.amount_at_stake
+        if len(group["orders"]) >= DIGEST_ORDERS_PER_GROUP:
+            group["more"] += 1
+            return
+        group["orders"].append(
+            {
+                "number": item.order.number,
+                "client": item.order.client.name,
+                "amount": item.amount_at_stake,
+                "url": settings.SITE_URL + reverse("admin:orders_order_change", args=[item.order.pk]),
+            }
+            if item.order is not None
+            else {
+                "number": "Fournisseur",
+                "client": item.subject,
+                "amount": Decimal("0"),
+                "url": settings.SITE_URL + reverse("deadline_calendar"),
             }
         )
-    return result
+
+    def groups(self) -> list[dict[str, Any]]:
+        return sorted(self._groups.values(), key=lambda group: (not group["overdue"], group["due_at"]))
+
+
+class DigestBook:
+    """The staff digests of a day: one e-mail per person, first written unsendable (``UNSENDABLE``) so that the
+    reminders recorded batch by batch point at it, then rendered from what was recorded and released (``finish``).
+    A scan killed on the way leaves its digests unsendable; the next run picks them up and finishes them."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.emails: dict[int, OutboxEmail] = {}
+        self.texts: dict[str, tuple[str, str]] = {}  # deadline code -> (action, reference)
+        self.providers: dict[str, DueReminder] = {}  # dispatch key -> the provider reminder it records
+
+    def open(self, user: Any) -> OutboxEmail:
+        if user.pk not in self.emails:
+            for attempt in range(1, 100):  # a digest already released today: this one comes after it
+                key = f"digest:{user.pk}:{self.today.isoformat()}" + (f":{attempt}" if attempt > 1 else "")
+                email, _created = OutboxEmail.objects.get_or_create(
+                    key=unique_key(key),
+                    defaults={"kind": "staff_digest", "to": user.email, "next_attempt_at": UNSENDABLE},
+                )
+                if email.next_attempt_at == UNSENDABLE:
+                    break
+            self.emails[user.pk] = email
+        return self.emails[user.pk]
+
+    def finish(self, now: datetime, summary: ScanSummary) -> None:
+        """Render every unsendable digest from its recorded reminders (streamed, outside any lock) and release it."""
+        pending = OutboxEmail.objects.filter(kind="staff_digest", next_attempt_at=UNSENDABLE).order_by("pk")
+        users = {user.pk: user for user in get_user_model().objects.filter(is_staff=True)}
+        for email in pending:
+            builder, user = DigestGroups(), None
+            rows = (
+                ReminderDispatch.objects.filter(email=email)
+                .select_related("order__client")
+                .only(
+                    "key",
+                    "deadline_code",
+                    "due_at",
+                    "offset",
+                    "recipient",
+                    "order__number",
+                    "order__client__name",
+                    "order__principal_amount",
+                    "order__secondary_amount",
+                    "order__state",  # read by the order's state machine when it is built
+                )
+                .order_by("due_at", "deadline_code", "order_id", "pk")
+            )
+            for row in rows.iterator(chunk_size=BATCH):
+                user = user or users.get(int(row.recipient.split(":", 1)[1]))
+                builder.add(self._reminder(row, now))
+            if user is None or builder.count == 0:
+                OutboxEmail.objects.filter(pk=email.pk, reminders__isnull=True).delete()
+                continue
+            today = self.today
+            released = outbox_email(
+                key="",
+                kind="staff_digest",
+                to=user.email,
+                subject=f"Échéances Ségur du {today:%d/%m/%Y} : "
+                + ngettext("%(count)s action", "%(count)s actions", builder.count) % {"count": builder.count},
+                template="emails/staff_digest",
+                context={"user": user, "groups": builder.groups(), "today": today, "site_url": settings.SITE_URL},
+            )
+            summary.emails += OutboxEmail.objects.filter(pk=email.pk, next_attempt_at=UNSENDABLE).update(
+                subject=released.subject,
+                body_text=released.body_text,
+                body_html=released.body_html,
+                next_attempt_at=None,
+            )
+
+    def _reminder(self, row: ReminderDispatch, now: datetime) -> DueReminder:
+        """The reminder a dispatch row records, with the texts of its deadline."""
+        if row.order_id is None:
+            known = self.providers.get(row.key)
+            if known is not None:
+                return known
+        action, reference = self.texts.get(row.deadline_code) or self._texts(row.deadline_code)
+        deadline = rules.Deadline(row.deadline_code, row.due_at, "admin", action, reference, rules.UPCOMING)
+        return DueReminder(row.order, deadline, row.offset, subject="Fournisseur")
+
+    def _texts(self, code: str) -> tuple[str, str]:
+        """A deadline's texts when this run did not see it (a digest left by a killed run)."""
+        found = StoredDeadline.objects.filter(code=code).values_list("action", "reference").first()
+        self.texts[code] = found or (code, "")
+        return self.texts[code]
 
 
 # --- The daily job ------------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def scan_lock() -> Iterator[None]:
+    """One scan at a time (PostgreSQL session lock, released when the run ends or its connection dies): a second run
+    waits, then finds the day done. Its batches also lock the day's run row, and ``ReminderDispatch.key`` is unique."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [SCAN_JOB])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [SCAN_JOB])
+        except DatabaseError:  # the session is unusable: closing it releases the lock
+            if not connection.in_atomic_block:
+                connection.close()
+
+
 def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
-    """Run the day's scan once: consequences, then reminders. A second call the same day does nothing."""
+    """Run the day's scan once: the stored deadlines reconciled with the rules, the consequences, then the reminders
+    batch by batch, the staff digests last. A second call the same day does nothing; a run killed on the way is
+    resumed by the next one (what it recorded stays recorded, once)."""
     now = now or timezone.now()
     today = rules.paris_date(now)
     summary = ScanSummary(run_date=today.isoformat())
-    with transaction.atomic():
-        JobRun.objects.get_or_create(job=SCAN_JOB, run_date=today)
-        run = JobRun.objects.select_for_update().get(job=SCAN_JOB, run_date=today)
-        if run.status == JobRun.DONE:
-            summary.skipped = True
-            return summary
+    with scan_lock():
+        with transaction.atomic():
+            JobRun.objects.get_or_create(job=SCAN_JOB, run_date=today)
+            run = JobRun.objects.select_for_update().get(job=SCAN_JOB, run_date=today)
+            if run.status == JobRun.DONE:
+                summary.skipped = True
+                return summary
         staff = staff_by_role()
+        store = deadline_store.reconcile(
+            on_error=lambda order_pk, error: summary.set_aside_one(
+                f"order:{order_pk}", order_pk, _order_label(order_pk), error
+            )
+        )
+        summary.deadlines_fixed = len(store.fixed)
         apply_consequences(now, summary, staff)
-        with access_links_batch():  # the personal links of the client e-mails are written together
-            queue_reminders(due_reminders(now, summary), now, summary, staff)
-        notify_set_aside(summary, today, staff)
-        run.status, run.finished_at, run.summary = JobRun.DONE, timezone.now(), summary.as_dict()
-        run.save(update_fields=["status", "finished_at", "summary"])
-        transaction.on_commit(outbox_send_soon)
+        digests = DigestBook(today)
+        for due in due_reminder_batches(now, summary):
+            for reminder in due:
+                if reminder.order is None:
+                    digests.providers.update(
+                        {
+                            reminder.key(f"user:{user.pk}"): reminder
+                            for user in staff_recipients(None, reminder.deadline, reminder.offset, staff)
+                        }
+                    )
+            queue_reminders(due, now, summary, staff, digests)
+        digests.finish(now, summary)
+        with transaction.atomic():
+            notify_set_aside(summary, today, staff)
+            run = JobRun.objects.select_for_update().get(job=SCAN_JOB, run_date=today)
+            run.status, run.finished_at, run.summary = JobRun.DONE, timezone.now(), summary.as_dict()
+            run.save(update_fields=["status", "finished_at", "summary"])
+            transaction.on_commit(outbox_send_soon)
     logger.info("deadlines scan %s: %s", today, summary.as_dict())
     return summary
 

@@ -4,15 +4,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Count, F, Max, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncDate
 
 from monitoring.models import WorkerHeartbeat
 from orders import rules, services
-from orders.models import Order, Solution
-from orders.selectors import deadline_rows, with_open_deadlines
+from orders.models import Order, Solution, StoredDeadline
 from segur_portal.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -55,71 +56,183 @@ def last_worker_heartbeat() -> str | None:
 class CalendarDay:
     day: date
     items: list[dict[str, Any]] = field(default_factory=list)
+    # Set when ``items`` holds only the first rows of the day (``deadline_calendar(rows_per_day=...)``): the day's
+    # count, amount and groups per deadline, counted by the database.
+    total: int | None = None
+    total_amount: Decimal | None = None
+    groups: dict[str, dict[str, Any]] | None = None
 
     @property
     def count(self) -> int:
-        return len(self.items)
+        return self.total if self.total is not None else len(self.items)
 
     @property
     def amount(self) -> Decimal:
+        if self.total_amount is not None:
+            return self.total_amount
         return sum((item["amount"] for item in self.items), Decimal("0"))
 
     def by_deadline(self) -> list[dict[str, Any]]:
         """The day's items counted per kind of deadline, with the amounts at stake (the crunch days read at once)."""
         groups: dict[str, dict[str, Any]] = {}
-        for item in self.items:
-            deadline = item["deadline"]
-            group = groups.setdefault(
-                deadline.code,
-                {"code": deadline.code, "action": deadline.action, "actor": deadline.actor_label, "count": 0},
-            )
-            group["count"] += 1
-            group["amount"] = group.get("amount", Decimal("0")) + item["amount"]
+        if self.groups is not None:
+            groups = {code: dict(group) for code, group in self.groups.items()}
+        else:
+            for item in self.items:
+                _count_in(groups, item)
         return sorted(groups.values(), key=lambda group: (-group["count"], group["code"]))
 
     def shown(self, limit: int) -> list[dict[str, Any]]:
         return self.items[:limit]
 
+    def add(self, item: dict[str, Any]) -> None:
+        """One more item (a provider deadline), counted in the day's totals when the database counted them."""
+        self.items.append(item)
+        if self.total is not None and self.groups is not None:
+            self.total += 1
+            self.total_amount = (self.total_amount or Decimal("0")) + item["amount"]
+            _count_in(self.groups, item)
+
+
+def _count_in(groups: dict[str, dict[str, Any]], item: dict[str, Any]) -> None:
+    deadline = item["deadline"]
+    group = groups.setdefault(
+        deadline.code,
+        {"code": deadline.code, "action": deadline.action, "actor": deadline.actor_label, "count": 0},
+    )
+    group["count"] += 1
+    group["amount"] = group.get("amount", Decimal("0")) + item["amount"]
+
+
+# What a calendar row reads of a stored deadline and of its order.
+ITEM_FIELDS = (
+    "order_id",
+    "order__number",
+    "order__client__name",
+    "order__principal_amount",
+    "order__secondary_amount",
+    "code",
+    "due_at",
+    "actor",
+    "action",
+    "reference",
+    "amount",
+)
+
+
+def _calendar_item(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A calendar row from a stored deadline (``orders.deadline_store``): its order as a light row, its deadline as
+    ``rules.Deadline`` (open: overdue once its due time passed)."""
+    order = SimpleNamespace(
+        pk=values["order_id"],
+        number=values["order__number"],
+        client=SimpleNamespace(name=values["order__client__name"]),
+        principal_amount=values["order__principal_amount"],
+        secondary_amount=values["order__secondary_amount"],
+    )
+    due_at = values["due_at"]
+    status = rules.OVERDUE if now > due_at else rules.UPCOMING
+    deadline = rules.Deadline(
+        values["code"], due_at, values["actor"], values["action"], values["reference"], status, None
+    )
+    return {"order": order, "deadline": deadline, "amount": values["amount"]}
+
 
 def deadline_calendar(
-    *, now: datetime, days: int = 90, code: str = "", salesperson_id: int | None = None, state: str = ""
+    *,
+    now: datetime,
+    days: int = 90,
+    code: str = "",
+    salesperson_id: int | None = None,
+    state: str = "",
+    rows_per_day: int | None = None,
 ) -> tuple[CalendarDay, list[CalendarDay]]:
-    """Open deadlines of the next ``days`` days by day, and the overdue ones apart (one streamed query of light rows,
-    ``orders.selectors.deadline_rows``)."""
+    """Open deadlines of the next ``days`` days by day, and the overdue ones apart, read from the stored deadlines
+    (``orders.deadline_store``: what ``rules.order_deadlines`` gives, through the index on their due date), with the
+    provider's and solutions' deadlines.
+
+    ``rows_per_day``: each day (and the overdue) holds only its first rows, by due time; its count, amount and groups
+    per deadline are counted by the database. The cost then no longer grows with the number of orders.
+    """
     horizon = now + timedelta(days=days)
-    orders = with_open_deadlines(Order.objects.all())
+    stored = StoredDeadline.objects.filter(due_at__lte=horizon)
+    if code:
+        stored = stored.filter(code=code)
     if salesperson_id:
-        orders = orders.filter(salesperson_id=salesperson_id)
+        stored = stored.filter(order__salesperson_id=salesperson_id)
     if state:
-        orders = orders.filter(state=state)
+        stored = stored.filter(order__state=state)
     overdue = CalendarDay(rules.paris_date(now))
     by_day: dict[date, CalendarDay] = {}
-    for order in deadline_rows(orders, "number", "principal_amount", "secondary_amount", "client__name"):
-        for deadline in rules.order_deadlines(order, now):
-            if deadline.status == rules.MET or (code and deadline.code != code) or deadline.due_at > horizon:
-                continue
-            item = {
-                "order": order,
-                "deadline": deadline,
-                "amount": order.principal_amount + order.secondary_amount,
-            }
-            if deadline.status == rules.OVERDUE:
+    if rows_per_day is None:
+        for values in stored.order_by("due_at", "order_id").values(*ITEM_FIELDS).iterator(chunk_size=2000):
+            item = _calendar_item(values, now)
+            if item["deadline"].status == rules.OVERDUE:
                 overdue.items.append(item)
             else:
-                day = rules.paris_date(deadline.due_at)
+                day = rules.paris_date(item["deadline"].due_at)
                 by_day.setdefault(day, CalendarDay(day)).items.append(item)
+    else:
+        _counted_days(stored, now, rows_per_day, overdue, by_day)
     if not salesperson_id and not state:
         for label, deadline in provider_deadlines(now):
             if deadline.status == rules.MET or (code and deadline.code != code) or deadline.due_at > horizon:
                 continue
             item = {"order": None, "label": label, "deadline": deadline, "amount": Decimal("0")}
             if deadline.status == rules.OVERDUE:
-                overdue.items.append(item)
+                overdue.add(item)
             else:
                 day = rules.paris_date(deadline.due_at)
-                by_day.setdefault(day, CalendarDay(day)).items.append(item)
+                if day not in by_day:
+                    by_day[day] = (
+                        CalendarDay(day, total=0, total_amount=Decimal("0"), groups={})
+                        if rows_per_day
+                        else CalendarDay(day)
+                    )
+                by_day[day].add(item)
     overdue.items.sort(key=lambda item: item["deadline"].due_at)
     return overdue, [by_day[day] for day in sorted(by_day)]
+
+
+def _counted_days(
+    stored: QuerySet[StoredDeadline],
+    now: datetime,
+    rows_per_day: int,
+    overdue: CalendarDay,
+    by_day: dict[date, CalendarDay],
+) -> None:
+    """Fill ``overdue`` and ``by_day`` with their first ``rows_per_day`` rows and the database's counts (four
+    queries, whatever the number of orders)."""
+    late, coming = stored.filter(due_at__lt=now), stored.filter(due_at__gte=now)
+    day_of = TruncDate("due_at", tzinfo=rules.PARIS)
+    totals = {"count": Count("id"), "total": Sum("amount"), "label": Max("action"), "who": Max("actor")}
+    overdue.total, overdue.total_amount, overdue.groups = 0, Decimal("0"), {}
+    for row in late.order_by().values("code").annotate(**totals):
+        _add_group(overdue, row)
+    for row in coming.annotate(day=day_of).order_by().values("day", "code").annotate(**totals):
+        day = by_day.setdefault(row["day"], CalendarDay(row["day"], total=0, total_amount=Decimal("0"), groups={}))
+        _add_group(day, row)
+    for values in late.order_by("due_at", "order_id").values(*ITEM_FIELDS)[:rows_per_day]:
+        overdue.items.append(_calendar_item(values, now))
+    rank = Window(RowNumber(), partition_by=[day_of], order_by=[F("due_at").asc(), F("order_id").asc()])
+    first_rows = coming.annotate(rank=rank).filter(rank__lte=rows_per_day).order_by("due_at", "order_id")
+    for values in first_rows.values(*ITEM_FIELDS):
+        item = _calendar_item(values, now)
+        by_day[rules.paris_date(item["deadline"].due_at)].items.append(item)
+
+
+def _add_group(day: CalendarDay, row: dict[str, Any]) -> None:
+    assert day.groups is not None and day.total is not None and day.total_amount is not None
+    actor = rules.ACTOR_LABELS.get(row["who"], row["who"])
+    day.groups[row["code"]] = {
+        "code": row["code"],
+        "action": row["label"],
+        "actor": actor,
+        "count": row["count"],
+        "amount": row["total"] or Decimal("0"),
+    }
+    day.total += row["count"]
+    day.total_amount += row["total"] or Decimal("0")
 
 
 def provider_deadlines(now: datetime) -> list[tuple[str, rules.Deadline]]:

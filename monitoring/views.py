@@ -55,8 +55,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if healthy else 503)
 
 
-def _calendar(request: HttpRequest) -> tuple[CalendarDay, list[CalendarDay], bool]:
-    """The overdue deadlines and the days of the calendar, for the filters of the query string."""
+def _calendar(request: HttpRequest, rows_per_day: int | None = None) -> tuple[CalendarDay, list[CalendarDay], bool]:
+    """The overdue deadlines and the days of the calendar, for the filters of the query string (each day with its
+    first ``rows_per_day`` rows and its counts, or with all its rows)."""
     if not request.user.has_perm("orders.view_order"):
         raise PermissionDenied
     salesperson = request.GET.get("commercial", "")
@@ -66,6 +67,7 @@ def _calendar(request: HttpRequest) -> tuple[CalendarDay, list[CalendarDay], boo
         code=request.GET.get("echeance", ""),
         salesperson_id=int(salesperson) if salesperson.isdigit() else None,
         state=request.GET.get("etat", ""),
+        rows_per_day=rows_per_day,
     )
     return overdue, days, filtered
 
@@ -81,9 +83,10 @@ def deadline_calendar(request: HttpRequest) -> TemplateResponse:
     A crunch day lists its first rows; "Tout afficher" (``?jour=AAAA-MM-JJ``) lists all of that day's rows, 500 a
     page. Each row shown says whether the system would refuse its action today, and why.
     """
-    overdue, days, filtered = _calendar(request)
+    filtered = any(request.GET.get(name) for name in ("echeance", "commercial", "etat"))
     limit = CALENDAR_ROWS_PER_DAY_FILTERED if filtered else CALENDAR_ROWS_PER_DAY
     day_param = request.GET.get("jour", "")
+    overdue, days, filtered = _calendar(request, rows_per_day=None if day_param else limit)
     page = None
     if day_param:
         chosen = overdue if day_param == "retard" else next((d for d in days if d.day.isoformat() == day_param), None)

@@ -8,6 +8,7 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Commandes")
 
     def ready(self) -> None:
+        import orders.deadline_store  # noqa: F401 (its signals: a programme's or solution's dates move its orders' deadlines)
         from orders.roles import ensure_staff_groups
 
         # Sent for every app; the groups need the permissions of clients and monitoring too, created by then.

@@ -508,6 +508,32 @@ class Order(ConcurrentTransitionMixin, models.Model):
         """Cancelled with a reason, before any ASP request (SPEC §7)."""
 
 
+class StoredDeadline(models.Model):
+    """One open deadline of an order (SPEC §10), as ``rules.order_deadlines`` computes it: written with every change
+    that moves it (``orders.deadline_store``), so that lists, the calendar and the daily scan read an index instead of
+    computing every order's deadlines. ``is_next`` marks its earliest open deadline (``rules.next_deadline``)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="stored_deadlines")
+    code = models.CharField(_("échéance"), max_length=32)
+    due_at = models.DateTimeField(_("due le"))
+    actor = models.CharField(_("qui agit"), max_length=16)
+    action = models.CharField(_("action"), max_length=255)
+    reference = models.CharField(_("référence"), max_length=64)
+    amount = models.DecimalField(_("montant en jeu"), max_digits=12, decimal_places=2)
+    is_next = models.BooleanField(_("prochaine échéance"), default=False)
+
+    class Meta:
+        verbose_name = _("échéance enregistrée")
+        verbose_name_plural = _("échéances enregistrées")
+        indexes = [
+            models.Index(fields=["due_at"], name="stored_deadline_due"),
+            models.Index(fields=["due_at", "order"], condition=Q(is_next=True), name="stored_deadline_next"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.due_at:%d/%m/%Y}"
+
+
 class OrderEvent(WriteOnceRecord, models.Model):
     """Immutable log of every transition and every refused attempt worth keeping (SPEC §7)."""
 

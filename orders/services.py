@@ -22,7 +22,7 @@ from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 from clients import rules as client_rules
 from clients.models import Client
 from monitoring.models import MonitoringMonth
-from orders import rules
+from orders import deadline_store, rules
 from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
 from orders.models import Order, OrderEvent, OrderState, Programme, SignatureMethod, Solution
 
@@ -166,6 +166,7 @@ def order_create(
             )
             order.number = order_number(order)
             order.save(update_fields=["number"])
+            deadline_store.store_order(order)
             event_record(
                 order=order,
                 acting_user=acting_user,
@@ -261,6 +262,7 @@ def order_update_terms(
             order.prestation, order.vat_regime = prestation, vat_regime
             order.principal_amount, order.secondary_amount = principal_amount, secondary_amount
             order.save(update_fields=["prestation", "vat_regime", "principal_amount", "secondary_amount", "updated_at"])
+            deadline_store.store_order(order)  # the amount at stake
         event_record(
             order=order,
             acting_user=acting_user,
@@ -1123,6 +1125,7 @@ def perform(
                 order.save()
             except ConcurrentTransition as exc:  # only when the lock was not taken (SQLite): same message as above
                 raise BusinessRuleError([_state_violation(order, action)]) from exc
+            deadline_store.store_order(order)
             if signed_pdf is not None and action_name in SIGNED_DOCUMENT_KINDS:
                 from orders.documents import document_store
 

@@ -1,0 +1,115 @@
+"""The daily scan in short batches (SPEC §10): it reads today's candidates from the stored deadlines, reconciles them
+with the rules first, and keeps each reminder once when a worker dies mid-scan and the scan runs again."""
+
+import logging
+from datetime import datetime
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitoring import reminders
+from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
+from orders.models import Order, StoredDeadline
+from orders.roles import ADMIN_GROUP, SALES_GROUP
+from tests.factories import advance, make_order, make_user, paris
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def team(db):
+    return {
+        "sales": make_user("vente", SALES_GROUP, email="vente@logimed.example"),
+        "admin": make_user("chef", ADMIN_GROUP, email="chef@logimed.example"),
+    }
+
+
+def drafts(team, count: int) -> list[Order]:
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        return [make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30)) for _ in range(count)]
+
+
+def scan_at(moment: datetime) -> reminders.ScanSummary:
+    with time_machine.travel(moment, tick=False):
+        return reminders.deadlines_scan()
+
+
+class WorkerKilled(Exception):
+    pass
+
+
+def test_a_scan_killed_between_batches_is_finished_by_the_next_run_each_reminder_once(team, monkeypatch):
+    orders = drafts(team, 5)
+    monkeypatch.setattr(reminders, "BATCH", 2)  # three batches of orders
+    queue = reminders.queue_reminders
+    calls = []
+
+    def dies_after_the_first_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if calls:
+            raise WorkerKilled
+        calls.append(1)
+        return queue(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "queue_reminders", dies_after_the_first_batch)
+    with pytest.raises(WorkerKilled):
+        scan_at(paris(2026, 12, 9, 7))
+
+    # What the first batch recorded stays, once; its digest waits, unsendable, for the rest.
+    assert ReminderDispatch.objects.count() == 4  # 2 orders × (salesperson + client)
+    digest = OutboxEmail.objects.get(kind="staff_digest")
+    assert digest.next_attempt_at == reminders.UNSENDABLE
+    assert reminders.outbox_send_due(now=paris(2026, 12, 9, 7, 5))["sent"] == 2  # the two client e-mails only
+    assert JobRun.objects.get().status == JobRun.RUNNING
+
+    monkeypatch.setattr(reminders, "queue_reminders", queue)
+    summary = scan_at(paris(2026, 12, 9, 8))  # the retry
+
+    assert not summary.skipped
+    assert ReminderDispatch.objects.count() == 10
+    assert set(ReminderDispatch.objects.values_list("order", flat=True)) == {order.pk for order in orders}
+    digest = OutboxEmail.objects.get(kind="staff_digest")  # still one digest, with all five orders
+    assert digest.next_attempt_at is None and "5 actions" in digest.subject
+    assert all(order.number in digest.body_text for order in orders)
+    assert OutboxEmail.objects.filter(kind="client_reminder").count() == 5
+    assert scan_at(paris(2026, 12, 9, 9)).skipped  # and a third run does nothing
+
+
+def test_the_scan_reconciles_the_stored_deadlines_first_and_logs_the_difference(team, caplog):
+    drifted, right = drafts(team, 2)
+    StoredDeadline.objects.filter(order=drifted).delete()  # lost (a bulk insert, an SQL fix...)
+
+    with caplog.at_level(logging.WARNING):
+        summary = scan_at(paris(2026, 12, 9, 7))
+
+    assert summary.deadlines_fixed == 1
+    assert "1 orders differed from the rules" in caplog.text
+    assert set(ReminderDispatch.objects.values_list("order", flat=True)) == {drifted.pk, right.pk}
+
+
+def test_the_scan_reads_only_the_orders_with_a_reminder_today(team):
+    due, later = drafts(team, 2)
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        advance(later, "va_signed", now=paris(2026, 11, 1, 9))  # its next deadlines are months away
+    assert StoredDeadline.objects.filter(order=later).exists()
+
+    with CaptureQueriesContext(connection) as queries:
+        summary = scan_at(paris(2026, 12, 9, 7))
+
+    assert summary.orders == 1
+    assert set(ReminderDispatch.objects.values_list("order", flat=True)) == {due.pk}
+    full_reads = [q for q in queries if q["sql"].startswith('SELECT "orders_order"."id", "orders_order"."number"')]
+    assert len(full_reads) == 1 and f"IN ({due.pk})" in full_reads[0]["sql"]
+
+
+def test_a_digest_lists_a_bounded_number_of_orders_per_deadline_and_counts_the_rest(team, monkeypatch):
+    drafts(team, 4)
+    monkeypatch.setattr(reminders, "DIGEST_ORDERS_PER_GROUP", 3)
+
+    scan_at(paris(2026, 12, 9, 7))
+
+    digest = OutboxEmail.objects.get(kind="staff_digest")
+    assert "4 actions" in digest.subject
+    assert "… et 1 autre (calendrier des échéances)" in digest.body_text
+    assert "2\u00a0306,00 €" in digest.body_text  # the amount at stake counts all four: 4 × (451.50 + 125.00)
