@@ -47,19 +47,19 @@ LISTED_ERRORS_IN_MESSAGE = 20
 UNREADABLE = _("Fichier illisible : déposez un CSV (UTF-8 ou Windows-1252 ; « ; », « , » ou tabulation) ou un XLSX.")
 
 
-def readable_error(error: Error) -> str:
+def readable_error(error: Error, where: str = "sur cette ligne") -> str:
     """What a person may read of an error: our French refusals as they are; anything else, never its traceback."""
     if isinstance(error.error, ValidationError):
         return " ; ".join(error.error.messages)
     if isinstance(error.error, ValueError | BusinessRuleError):
         return str(error.error)
     logger.error("Unexpected import error: %r\n%s", error.error, error.traceback)
-    return "Erreur inattendue sur cette ligne (détails dans le journal du serveur) : rien n'a été importé."
+    return f"Erreur inattendue {where} (détails dans le journal du serveur) : rien n'a été importé."
 
 
 def import_error_lines(result: Result) -> list[str]:
     """Every reason an import was refused, one line each, numbered as in the file (header = line 1)."""
-    lines = [readable_error(error) for error in result.base_errors]
+    lines = [readable_error(error, "à l'enregistrement du fichier") for error in result.base_errors]
     for _index, errors in result.row_errors():
         lines += [f"Ligne {file_line(error.number)} : {readable_error(error)}" for error in errors]
     for invalid in result.invalid_rows:

@@ -117,6 +117,8 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
     def __init__(self, programme_code: str = LGC_PROGRAMME_CODE, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.programme_code = programme_code
+        self.progress: Any = None  # called with the row number, when the import runs on the worker
+        self.bulk: imports.OrderBulkCreate | None = None  # set by before_import, once the file is readable
 
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
         headers = dataset.headers or []
@@ -164,6 +166,8 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
         }
         if errors:
             raise ValidationError(errors)
+        if self.bulk is None:
+            raise ValidationError(_FILE_REFUSED)
         lookups = self.bulk.lookups
         number = _row_value(row, "numero")
         if number:
@@ -223,6 +227,7 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
     def save_instance(self, instance: Order, is_create: bool, row: Any, **kwargs: Any) -> None:
         """The rules of ``order_create`` decide (eligibility, prestation, ceilings, one order per client, also
         against the rows above); the accepted rows are inserted together at the end (``after_import``)."""
+        assert self.bulk is not None  # import_instance refused the row otherwise
         violations = self.bulk.check(**self.pending_order)
         if violations:
             columns = {**ORDER_COLUMNS, **dict.fromkeys(CLIENT_FIELDS, self.client_column)}
@@ -235,9 +240,12 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
             return
         if self.progress is not None:
             self.progress(len(dataset))
-        orders = self.bulk.insert()
+        orders = self.bulk.insert() if self.bulk is not None else []
         for row_result, order in zip((row for row in result.rows if row.import_type == "new"), orders, strict=True):
             row_result.object_id, row_result.object_repr = order.pk, order.number
+
+
+_FILE_REFUSED = "Fichier refusé (voir l'erreur ci-dessus) : la ligne n'est pas lue."
 
 
 def _text(value: Any) -> str:
