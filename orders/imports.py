@@ -137,11 +137,20 @@ class OrderBulkCreate:
         if not orders:
             return []
         now = timezone.now()
-        for order, pk in zip(orders, reserve_order_ids(len(orders)), strict=True):
-            order.pk = pk
-            order.number = services.order_number(order)
+        for order in orders:
             order.issued_at = order.issued_at or now
-        Order.objects.bulk_create(orders)
+        if connection.vendor == "postgresql":
+            for order, pk in zip(orders, reserve_order_ids(len(orders)), strict=True):
+                order.pk = pk
+                order.number = services.order_number(order)
+            Order.objects.bulk_create(orders)
+        else:  # SQLite (development): numbers once the ids are known, one more query
+            for position, order in enumerate(orders):
+                order.number = f"TMP-{now.timestamp()}-{position}"
+            Order.objects.bulk_create(orders)
+            for order in orders:
+                order.number = services.order_number(order)
+            Order.objects.bulk_update(orders, ["number"])
         OrderEvent.objects.bulk_create(
             services.event_build(
                 order=order,

@@ -243,6 +243,8 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
         orders = self.bulk.insert() if self.bulk is not None else []
         for row_result, order in zip((row for row in result.rows if row.import_type == "new"), orders, strict=True):
             row_result.object_id, row_result.object_repr = order.pk, order.number
+            if row_result.instance is not None:  # kept for the admin's history (LogEntry of each new order)
+                row_result.instance = order
 
 
 _FILE_REFUSED = "Fichier refusé (voir l'erreur ci-dessus) : la ligne n'est pas lue."
