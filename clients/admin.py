@@ -190,6 +190,8 @@ class AllOrNothingImportAdminMixin:
             "finished": finished,
             "total": total,
             "done": done,
+            "done_text": french_count(done),
+            "total_text": french_count(total),
             "percent": int(done * 100 / total) if total else 0,
             "totals_text": import_totals(status["totals"]) if status.get("totals") else "",
             "import_url": reverse(f"admin:{app_label}_{model_name}_import"),
@@ -229,6 +231,11 @@ class AllOrNothingImportAdminMixin:
     def add_success_message(self, result: Result, request: HttpRequest) -> None:
         totals = result.totals
         messages.success(request, "Import terminé : " + import_totals(totals) + ".")
+
+
+def french_count(number: int) -> str:
+    """20000 → « 20 000 » (thin no-break space between thousands, as French pages write counts)."""
+    return f"{number:,}".replace(",", "\u202f")
 
 
 def upload_row_count(upload: Any) -> int:

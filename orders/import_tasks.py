@@ -86,7 +86,7 @@ def model_import_run(*, token: str, user_id: int, stage: str) -> dict[str, Any]:
     def progress(row_number: int) -> None:
         nonlocal last_write
         now = time.monotonic()
-        if now - last_write >= PROGRESS_EVERY_SECONDS:
+        if now - last_write >= PROGRESS_EVERY_SECONDS or row_number >= status["total"]:
             last_write = now
             pending_imports.pending_import_status_set(token, {**status, "done": row_number})
 
