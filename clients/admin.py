@@ -269,9 +269,9 @@ def import_totals(totals: dict[str, int]) -> str:
     )
     return ", ".join(
         [
-            ngettext("%(count)s création", "%(count)s créations", new) % {"count": new},
-            ngettext("%(count)s mise à jour", "%(count)s mises à jour", update) % {"count": update},
-            ngettext("%(count)s ligne inchangée", "%(count)s lignes inchangées", skip) % {"count": skip},
+            ngettext("%(count)s création", "%(count)s créations", new) % {"count": french_count(new)},
+            ngettext("%(count)s mise à jour", "%(count)s mises à jour", update) % {"count": french_count(update)},
+            ngettext("%(count)s ligne inchangée", "%(count)s lignes inchangées", skip) % {"count": french_count(skip)},
         ]
     )
 

@@ -2,6 +2,10 @@
 
 Imports are all or nothing (``AllOrNothingResourceMixin``): one invalid row, or one row a service refuses, rolls back
 the whole file, and each error names the column and the rule. Line numbers are those of the file (header = line 1).
+
+In bulk (issue 13): the stored clients and Base de référence entries a file names are read once, each row is checked
+by the same rules as one by one, and the new clients are written together by ``services.clients_create_bulk``; a
+query count that does not grow with the file (updates of stored clients still go through ``client_update``).
 """
 
 import re
@@ -150,6 +154,28 @@ class IdentifierWidget(widgets.CharWidget):
         return rules.normalise_identifier(str(value if value is not None else ""))
 
 
+DIFF_ROWS = 100  # the admin's preview shows the first 100 rows (clients.admin.PREVIEW_ROWS): only they need a diff
+
+
+class FirstRowsDiff(resources.Diff):
+    """The preview's diff, computed for the first ``DIFF_ROWS`` rows and for every update; a new client further down
+    the file is never shown, so its diff (two reads of every column and an HTML diff per cell) is skipped."""
+
+    def __init__(self, resource: Any, instance: Any, new: bool) -> None:
+        self.light = new and getattr(resource, "row_number", 0) > DIFF_ROWS
+        if self.light:
+            self.left, self.right, self.new = [], [], new
+        else:
+            super().__init__(resource, instance, new)
+
+    def compare_with(self, resource: Any, instance: Any) -> None:
+        if not self.light:
+            super().compare_with(resource, instance)
+
+    def as_html(self) -> list[str]:
+        return [] if self.light else super().as_html()
+
+
 def violations_as_errors(violations: Iterable[RuleViolation], columns: dict[str, str]) -> ValidationError:
     """Map rule violations to the file's columns, so each row error names the column, the rule and its reference.
 
@@ -234,9 +260,13 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
         )
 
     def import_row(self, row: Any, instance_loader: Any, **kwargs: Any) -> Any:
+        self.row_number = kwargs.get("row_number", 0)
         if self.progress is not None:
-            self.progress(kwargs.get("row_number", 0))
+            self.progress(self.row_number)
         return super().import_row(row, instance_loader, **kwargs)
+
+    def get_diff_class(self) -> type[resources.Diff]:
+        return FirstRowsDiff
 
     def get_instance(self, instance_loader: Any, row: Any) -> Client | None:
         """The stored client this row updates, from the clients loaded for the whole file. A cell that cannot be an

@@ -1,5 +1,5 @@
-"""django-import-export resources for orders: import of draft order forms (through ``services.order_create``, all
-or nothing) and the export finance staff send with ASP batches."""
+"""django-import-export resources for orders: import of draft order forms (the rules of ``services.order_create``, all
+or nothing, in bulk: ``orders.imports``) and the export finance staff send with ASP batches."""
 
 import re
 from collections.abc import Callable
