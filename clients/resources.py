@@ -295,6 +295,7 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
             raise violations_as_errors(violations, self.column_of())
         for name, value in data.items():
             setattr(instance, name, value)
+        self.checked_data = data  # normalised and checked: a new client is created from it (save_instance)
 
     def _repeated_identifier(self, identifier: str, row_number: int) -> list[RuleViolation]:
         """The same client twice in one file is ambiguous (which line wins?): refuse it rather than guess."""
@@ -317,7 +318,7 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
         checks the rules again); a stored one is changed now by ``services.client_update`` (journal, links)."""
         if is_create:
             services.apply_reference_entry(instance, self.reference_entries)  # the preview shows the tranche
-            self.pending_creations.append((instance, services.client_data(instance)))
+            self.pending_creations.append((instance, self.checked_data))
             return
         try:
             services.client_update(client=instance, acting_user=self.acting_user, **services.client_data(instance))
@@ -329,7 +330,7 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
         nothing is written (all or nothing)."""
         if result.has_errors() or result.has_validation_errors() or not self.pending_creations:
             return
-        created = services.clients_create_bulk([data for _instance, data in self.pending_creations])
+        created = services.clients_create_checked([data for _instance, data in self.pending_creations])
         for (instance, _data), client in zip(self.pending_creations, created, strict=True):
             instance.pk = client.pk
             instance._state.adding = False

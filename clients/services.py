@@ -238,8 +238,15 @@ def clients_create_bulk(rows: list[dict[str, Any]]) -> list[Client]:
     identifiers, eligibility, one client per identifier — AF §4.2) and the same tranche from the Base de référence,
     in three queries whatever the number of rows (issue 13)."""
     cleaned_rows = [normalised_client_data(row) for row in rows]
-    violations = [violation for cleaned in cleaned_rows for violation in client_violations(cleaned)]
-    raise_if(violations)
+    raise_if([violation for cleaned in cleaned_rows for violation in client_violations(cleaned)])
+    return clients_create_checked(cleaned_rows)
+
+
+def clients_create_checked(cleaned_rows: list[dict[str, Any]]) -> list[Client]:
+    """The end of ``clients_create_bulk``, for rows already normalised and checked by ``client_violations`` one by
+    one (a file import checks each row as it reads it, to name its line): one client per identifier, against the
+    stored clients and within the rows (AF §4.2), then the tranche and the insertion."""
+    violations: list[RuleViolation] = []
     seen: set[tuple[str, str]] = set()
     for cleaned in cleaned_rows:
         identifier_field = "rpps" if cleaned.get("kind") == ClientKind.DOCTOR else "finess"

@@ -228,7 +228,7 @@ def test_an_unexpected_error_shows_a_french_message_and_no_traceback_or_path(sup
         raise RuntimeError("/srv/segur/clients/services.py line 42 secret")
 
     # New clients are written together once every row is accepted (issue 13): the error is the file's, not a line's.
-    monkeypatch.setattr(client_services, "clients_create_bulk", broken)
+    monkeypatch.setattr(client_services, "clients_create_checked", broken)
 
     response = post_doctors(superuser_client, "\n".join([DOCTOR_HEADER, doctor_line()]).encode())
 

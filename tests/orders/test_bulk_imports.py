@@ -300,3 +300,23 @@ def wait_for(client, url, state, seconds=60):
             return status
         time.sleep(0.3)
     raise AssertionError(f"still {status} after {seconds} s")
+
+
+@pytest.mark.django_db
+def test_clients_create_bulk_refuses_a_stored_or_repeated_identifier_as_client_create_does():
+    """AF §4.2, one client per identifier: the bulk service says it with ``client_create``'s own message."""
+    from clients import services as client_services
+
+    stored = make_doctor()
+    row = {"kind": "doctor", "name": "Dr Double", "rpps": stored.rpps, "treating_patient_count": 10}
+    with pytest.raises(BusinessRuleError) as one_by_one:
+        client_services.client_create(**row)
+    with pytest.raises(BusinessRuleError) as in_bulk:
+        client_services.clients_create_bulk([row])
+    fresh = {**row, "rpps": valid_rpps(990_001)}
+    with pytest.raises(BusinessRuleError) as repeated:
+        client_services.clients_create_bulk([fresh, fresh])
+
+    assert in_bulk.value.message == one_by_one.value.message
+    assert [violation.code for violation in repeated.value.violations] == ["CLIENT_DUPLICATE"]
+    assert Client.objects.count() == 1
