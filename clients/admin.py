@@ -205,8 +205,10 @@ class AllOrNothingImportAdminMixin:
         if request.method != "POST":
             return HttpResponseRedirect(self._progress_url(token))
         pending = self._pending_for(request, token)
-        if pending.status.get("stage") == import_tasks.PREVIEW and pending.status.get("state") == import_tasks.CHECKED:
-            total = int(pending.status.get("total") or 0)
+        status = pending.status
+        checked = status.get("stage") == import_tasks.PREVIEW and status.get("state") == import_tasks.CHECKED
+        if checked and pending_imports.pending_import_claim(token, import_tasks.IMPORT):
+            total = int(status.get("total") or 0)
             import_tasks.model_import_queue(token, request.user.pk, import_tasks.IMPORT, total)
         return HttpResponseRedirect(self._progress_url(token))
 

@@ -76,10 +76,24 @@ def pending_import_status_set(token: str, status: dict[str, Any]) -> None:
     os.replace(draft, meta_path)
 
 
+def pending_import_claim(token: str, step: str) -> bool:
+    """True the first time only, for this token and step: two clicks on « Confirmer » queue one import."""
+    if not TOKEN_PATTERN.match(token or "") or not step.isalnum():
+        return False
+    try:
+        os.close(os.open(_directory() / f"{token}.{step}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def pending_import_discard(token: str) -> None:
     if not TOKEN_PATTERN.match(token or ""):
         return
     directory = _directory()
+    for step_path in directory.glob(f"{token}.*"):
+        if step_path.suffix not in (".upload", ".json"):
+            step_path.unlink(missing_ok=True)
     for suffix in (".upload", ".json"):
         (directory / f"{token}{suffix}").unlink(missing_ok=True)
 

@@ -182,6 +182,7 @@ def test_a_big_order_file_is_previewed_then_imported_on_the_worker(client, small
     assert "12 créations" in preview.context["totals_text"]
 
     confirmed = client.post(preview.context["confirm_url"])
+    client.post(preview.context["confirm_url"])  # a second click: nothing more is queued
     done = client.get(confirmed["Location"])
 
     assert done.context["status"]["state"] == "done"
@@ -320,3 +321,13 @@ def test_clients_create_bulk_refuses_a_stored_or_repeated_identifier_as_client_c
     assert in_bulk.value.message == one_by_one.value.message
     assert [violation.code for violation in repeated.value.violations] == ["CLIENT_DUPLICATE"]
     assert Client.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_preview_keeps_the_diff_of_the_rows_it_shows():
+    """The admin's preview lists the first 100 rows: they keep their diff; new rows further down skip it."""
+    result = DoctorResource().import_data(doctors_file(range(950_000, 950_120)), dry_run=True)
+
+    assert not result.has_validation_errors()
+    assert "Dr Lot 950099" in "".join(result.rows[99].diff)
+    assert result.rows[100].diff == []
