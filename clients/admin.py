@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from import_export.results import Error, Result, RowResult
 from clients import services
 from clients.models import Client, ClientChange, ContactPerson, ReferenceBase, ReferenceEntry
 from clients.resources import DoctorResource, StructureResource, file_line
-from orders import rules, selectors
+from orders import import_tasks, rules, selectors
 from orders.exceptions import BusinessRuleError, RuleViolation
 from portal import services as portal_services
 from segur_portal import pending_imports
@@ -52,19 +52,19 @@ LISTED_ERRORS_IN_MESSAGE = 20
 UNREADABLE = _("Fichier illisible : déposez un CSV (UTF-8 ou Windows-1252 ; « ; », « , » ou tabulation) ou un XLSX.")
 
 
-def readable_error(error: Error) -> str:
+def readable_error(error: Error, where: str = "sur cette ligne") -> str:
     """What a person may read of an error: our French refusals as they are; anything else, never its traceback."""
     if isinstance(error.error, ValidationError):
         return " ; ".join(error.error.messages)
     if isinstance(error.error, ValueError | BusinessRuleError):
         return str(error.error)
     logger.error("Unexpected import error: %r\n%s", error.error, error.traceback)
-    return "Erreur inattendue sur cette ligne (détails dans le journal du serveur) : rien n'a été importé."
+    return f"Erreur inattendue {where} (détails dans le journal du serveur) : rien n'a été importé."
 
 
 def import_error_lines(result: Result) -> list[str]:
     """Every reason an import was refused, one line each, numbered as in the file (header = line 1)."""
-    lines = [readable_error(error) for error in result.base_errors]
+    lines = [readable_error(error, "à l'enregistrement du fichier") for error in result.base_errors]
     for _index, errors in result.row_errors():
         lines += [f"Ligne {file_line(error.number)} : {readable_error(error)}" for error in errors]
     for invalid in result.invalid_rows:
@@ -98,8 +98,36 @@ class AllOrNothingImportAdminMixin:
     export_formats = EXPORT_FORMATS
     export_form_class = FrenchExportForm
 
+    def get_urls(self) -> list[Any]:
+        app_label, model_name = self.get_model_info()  # type: ignore[attr-defined]
+        view = self.admin_site.admin_view  # type: ignore[attr-defined]
+        return [
+            path(
+                "importer/suivi/<str:token>/",
+                view(self.import_progress_view),
+                name=f"{app_label}_{model_name}_import_progress",
+            ),
+            path(
+                "importer/suivi/<str:token>/confirmer/",
+                view(self.import_confirm_on_worker),
+                name=f"{app_label}_{model_name}_import_confirm_worker",
+            ),
+            *super().get_urls(),  # type: ignore[misc]
+        ]
+
     def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        """The library's preview, with errors in French (file line and column, never a traceback), paginated."""
+        """The library's preview, with errors in French (file line and column, never a traceback), paginated.
+
+        A file of more rows than ``SEGUR_IMPORT_WORKER_ROWS`` is checked, then imported, on the worker, with a
+        progress page (issue 13): no request runs the rules over thousands of rows.
+        """
+        if request.method == "POST" and request.FILES and self.has_import_permission(request):  # type: ignore[attr-defined]
+            import_form = self.create_import_form(request)  # type: ignore[attr-defined]
+            if import_form.is_valid():
+                upload = import_form.cleaned_data["import_file"]
+                rows = upload_row_count(upload)
+                if rows > import_tasks.worker_row_threshold():
+                    return self.import_on_worker(request, import_form, rows)
         response = super().import_action(request, **kwargs)  # type: ignore[misc]
         result = getattr(response, "context_data", {}).get("result")
         if result is not None:
@@ -116,6 +144,78 @@ class AllOrNothingImportAdminMixin:
                 }
             )
         return response
+
+    def import_on_worker(self, request: HttpRequest, import_form: forms.Form, rows: int) -> HttpResponse:
+        """Keep the file as a pending import, queue its preview on the worker, and show its progress page."""
+        upload = import_form.cleaned_data["import_file"]
+        resource_class = self.choose_import_resource_class(import_form, request)  # type: ignore[attr-defined]
+        input_format = self.get_import_formats()[int(import_form.cleaned_data["format"])]()  # type: ignore[attr-defined]
+        upload.seek(0)
+        pending = pending_imports.pending_import_save(
+            upload=upload,
+            user_id=request.user.pk,
+            details={
+                "resource": f"{resource_class.__module__}.{resource_class.__qualname__}",
+                "format": input_format.get_title(),
+                "file_name": upload.name,
+                "resource_name": str(resource_class.get_display_name()),
+            },
+        )
+        import_tasks.model_import_queue(pending.token, request.user.pk, import_tasks.PREVIEW, rows)
+        return HttpResponseRedirect(self._progress_url(pending.token))
+
+    def _progress_url(self, token: str) -> str:
+        app_label, model_name = self.get_model_info()  # type: ignore[attr-defined]
+        return reverse(f"admin:{app_label}_{model_name}_import_progress", args=[token])
+
+    def _pending_for(self, request: HttpRequest, token: str) -> pending_imports.PendingImport:
+        if not self.has_import_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        pending = pending_imports.pending_import_get(token=token, user_id=request.user.pk)
+        if pending is None:
+            raise Http404(_("Import introuvable ou expiré : chargez le fichier à nouveau."))
+        return pending
+
+    def import_progress_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        """Where a worker import stands: a progress bar while it runs (the page refreshes its panel), then the
+        preview and the confirmation, the refusal with its lines, or the outcome."""
+        pending = self._pending_for(request, token)
+        status = pending.status
+        app_label, model_name = self.get_model_info()  # type: ignore[attr-defined]
+        finished = status.get("state") in import_tasks.FINISHED
+        total = int(status.get("total") or 0)
+        done = int(status.get("done") or 0)
+        context = {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "title": _("Import en arrière-plan"),
+            "opts": self.model._meta,  # type: ignore[attr-defined]
+            "token": token,
+            "details": pending.details,
+            "status": status,
+            "finished": finished,
+            "total": total,
+            "done": done,
+            "done_text": french_count(done),
+            "total_text": french_count(total),
+            "percent": int(done * 100 / total) if total else 0,
+            "totals_text": import_totals(status["totals"]) if status.get("totals") else "",
+            "import_url": reverse(f"admin:{app_label}_{model_name}_import"),
+            "changelist_url": reverse(f"admin:{app_label}_{model_name}_changelist"),
+            "confirm_url": reverse(f"admin:{app_label}_{model_name}_import_confirm_worker", args=[token]),
+        }
+        return TemplateResponse(request, "admin/import_progress.html", context)
+
+    def import_confirm_on_worker(self, request: HttpRequest, token: str) -> HttpResponse:
+        """The person confirms a checked file: the import itself is queued on the worker (POST only)."""
+        if request.method != "POST":
+            return HttpResponseRedirect(self._progress_url(token))
+        pending = self._pending_for(request, token)
+        status = pending.status
+        checked = status.get("stage") == import_tasks.PREVIEW and status.get("state") == import_tasks.CHECKED
+        if checked and pending_imports.pending_import_claim(token, import_tasks.IMPORT):
+            total = int(status.get("total") or 0)
+            import_tasks.model_import_queue(token, request.user.pk, import_tasks.IMPORT, total)
+        return HttpResponseRedirect(self._progress_url(token))
 
     def add_data_read_fail_error_to_form(self, form: forms.Form, error: Exception) -> None:
         logger.info("Unreadable import file: %r", error)
@@ -140,6 +240,33 @@ class AllOrNothingImportAdminMixin:
         messages.success(request, "Import terminé : " + import_totals(totals) + ".")
 
 
+def french_count(number: int) -> str:
+    """20000 → « 20 000 » (thin no-break space between thousands, as French pages write counts)."""
+    return f"{number:,}".replace(",", "\u202f")
+
+
+def upload_row_count(upload: Any) -> int:
+    """About how many data rows an uploaded file holds, without reading its cells: the lines of a CSV, the dimension
+    of an XLSX sheet (what decides whether the file goes to the worker)."""
+    upload.seek(0)
+    head = upload.read(4)
+    upload.seek(0)
+    if head.startswith(b"PK"):  # an XLSX (zip) file
+        import openpyxl
+
+        try:
+            workbook = openpyxl.load_workbook(upload, read_only=True)
+            rows = max((workbook.active.max_row or 1) - 1, 0)
+            workbook.close()
+        except Exception:  # unreadable: the library's own reading says so on the form
+            rows = 0
+        upload.seek(0)
+        return rows
+    lines = sum(chunk.count(b"\n") for chunk in upload.chunks())
+    upload.seek(0)
+    return max(lines - 1, 0)
+
+
 def import_totals(totals: dict[str, int]) -> str:
     """ "2 créations, 1 mise à jour, 0 ligne inchangée": each count with its own plural."""
     new, update, skip = (
@@ -149,9 +276,9 @@ def import_totals(totals: dict[str, int]) -> str:
     )
     return ", ".join(
         [
-            ngettext("%(count)s création", "%(count)s créations", new) % {"count": new},
-            ngettext("%(count)s mise à jour", "%(count)s mises à jour", update) % {"count": update},
-            ngettext("%(count)s ligne inchangée", "%(count)s lignes inchangées", skip) % {"count": skip},
+            ngettext("%(count)s création", "%(count)s créations", new) % {"count": french_count(new)},
+            ngettext("%(count)s mise à jour", "%(count)s mises à jour", update) % {"count": french_count(update)},
+            ngettext("%(count)s ligne inchangée", "%(count)s lignes inchangées", skip) % {"count": french_count(skip)},
         ]
     )
 

@@ -2,6 +2,10 @@
 
 Imports are all or nothing (``AllOrNothingResourceMixin``): one invalid row, or one row a service refuses, rolls back
 the whole file, and each error names the column and the rule. Line numbers are those of the file (header = line 1).
+
+In bulk (issue 13): the stored clients and Base de référence entries a file names are read once, each row is checked
+by the same rules as one by one, and the new clients are written together by ``services.clients_create_bulk``; a
+query count that does not grow with the file (updates of stored clients still go through ``client_update``).
 """
 
 import re
@@ -150,6 +154,28 @@ class IdentifierWidget(widgets.CharWidget):
         return rules.normalise_identifier(str(value if value is not None else ""))
 
 
+DIFF_ROWS = 100  # the admin's preview shows the first 100 rows (clients.admin.PREVIEW_ROWS): only they need a diff
+
+
+class FirstRowsDiff(resources.Diff):
+    """The preview's diff, computed for the first ``DIFF_ROWS`` rows and for every update; a new client further down
+    the file is never shown, so its diff (two reads of every column and an HTML diff per cell) is skipped."""
+
+    def __init__(self, resource: Any, instance: Any, new: bool) -> None:
+        self.light = new and getattr(resource, "row_number", 0) > DIFF_ROWS
+        if self.light:
+            self.left, self.right, self.new = [], [], new
+        else:
+            super().__init__(resource, instance, new)
+
+    def compare_with(self, resource: Any, instance: Any) -> None:
+        if not self.light:
+            super().compare_with(resource, instance)
+
+    def as_html(self) -> list[str]:
+        return [] if self.light else super().as_html()
+
+
 def violations_as_errors(violations: Iterable[RuleViolation], columns: dict[str, str]) -> ValidationError:
     """Map rule violations to the file's columns, so each row error names the column, the rule and its reference.
 
@@ -196,9 +222,18 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
     class Meta:
         model = Client
         use_transactions = True
+        use_bulk = True  # no savepoint per row: the file is one transaction, new clients inserted at the end
         skip_unchanged = True  # re-importing the same file changes nothing, and the preview says so
         report_skipped = True
         clean_model_instances = False  # the domain rules check the row (below), with their French messages
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.progress: Any = None  # called with the row number, when the import runs on the worker
+        self.acting_user: Any = None
+        self.pending_creations: list[tuple[Client, dict[str, Any]]] = []
+        self.stored_clients: dict[str, Client] = {}
+        self.reference_entries: dict[str, Any] = {}
 
     def column_of(self) -> dict[str, str]:
         return {field.attribute: field.column_name for field in self.fields.values() if field.attribute}
@@ -208,15 +243,39 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
         if dataset.headers:  # our own export, re-imported: its French headers name the columns
             dataset.headers = [self.import_column(header) for header in dataset.headers]
         super().before_import(dataset, **kwargs)
+        self.acting_user = kwargs.get("user")  # who imports: written to the client's journal (e-mail changes)
+        self.progress = kwargs.get("progress")
+        self.pending_creations = []
+        # The look-ups of the whole file, one query each (issue 13): the stored clients the rows name, and the
+        # Base de référence entries of their FINESS (the tranche a new structure takes).
+        id_field = self.fields[self._meta.import_id_fields[0]]
+        identifiers = {id_field.widget.clean(value) for value in dataset[id_field.column_name]}
+        identifiers = {identifier for identifier in identifiers if STORED_IDENTIFIER.fullmatch(identifier or "")}
+        self.stored_clients = {
+            getattr(client, self.identifier_field): client
+            for client in Client.objects.filter(**{f"{self.identifier_field}__in": identifiers})
+        }
+        self.reference_entries = (
+            services.latest_reference_entries(identifiers) if self.identifier_field == "finess" else {}
+        )
+
+    def import_row(self, row: Any, instance_loader: Any, **kwargs: Any) -> Any:
+        self.row_number = kwargs.get("row_number", 0)
+        if self.progress is not None:
+            self.progress(self.row_number)
+        return super().import_row(row, instance_loader, **kwargs)
+
+    def get_diff_class(self) -> type[resources.Diff]:
+        return FirstRowsDiff
 
     def get_instance(self, instance_loader: Any, row: Any) -> Client | None:
-        """The stored client this row updates. A cell that cannot be an identifier (a NUL byte, letters, 40 digits)
-        matches no stored client, whose identifiers are all valid: the row is then checked as a new client, and the
-        rules refuse it naming the column, instead of the database failing on the lookup."""
+        """The stored client this row updates, from the clients loaded for the whole file. A cell that cannot be an
+        identifier (a NUL byte, letters, 40 digits) matches no stored client, whose identifiers are all valid: the row
+        is then checked as a new client, and the rules refuse it naming the column."""
         identifier = self.fields[self._meta.import_id_fields[0]].clean(row)
         if not STORED_IDENTIFIER.fullmatch(identifier or ""):
             return None
-        return super().get_instance(instance_loader, row)
+        return self.stored_clients.get(identifier)
 
     def import_instance(self, instance: Client, row: Any, **kwargs: Any) -> None:
         try:
@@ -236,6 +295,7 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
             raise violations_as_errors(violations, self.column_of())
         for name, value in data.items():
             setattr(instance, name, value)
+        self.checked_data = data  # normalised and checked: a new client is created from it (save_instance)
 
     def _repeated_identifier(self, identifier: str, row_number: int) -> list[RuleViolation]:
         """The same client twice in one file is ambiguous (which line wins?): refuse it rather than guess."""
@@ -254,22 +314,26 @@ class ClientResourceBase(SafeExportMixin, AllOrNothingResourceMixin, resources.M
         ]
 
     def save_instance(self, instance: Client, is_create: bool, row: Any, **kwargs: Any) -> None:
-        self.acting_user = kwargs.get("user")  # who imports: written to the client's journal (e-mail changes)
+        """A new client waits for ``after_import`` (all created at once by ``services.clients_create_bulk``, which
+        checks the rules again); a stored one is changed now by ``services.client_update`` (journal, links)."""
+        if is_create:
+            services.apply_reference_entry(instance, self.reference_entries)  # the preview shows the tranche
+            self.pending_creations.append((instance, self.checked_data))
+            return
         try:
-            super().save_instance(instance, is_create, row, **kwargs)
+            services.client_update(client=instance, acting_user=self.acting_user, **services.client_data(instance))
         except BusinessRuleError as error:
             raise violations_as_errors(error.violations, self.column_of()) from error
 
-    def do_instance_save(self, instance: Client, is_create: bool) -> None:
-        """Write through the services, which check the rules again and take the tranche from the Base de référence."""
-        data = services.client_data(instance)
-        if not is_create:
-            services.client_update(client=instance, acting_user=getattr(self, "acting_user", None), **data)
+    def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
+        """Every row accepted: create the new clients at once, even in the preview (rolled back). One refused row:
+        nothing is written (all or nothing)."""
+        if result.has_errors() or result.has_validation_errors() or not self.pending_creations:
             return
-        created = services.client_create(**data)
-        instance.pk, instance.tranche, instance.staff_count = created.pk, created.tranche, created.staff_count
-        instance.reference_entry_id = created.reference_entry_id
-        instance._state.adding = False
+        created = services.clients_create_checked([data for _instance, data in self.pending_creations])
+        for (instance, _data), client in zip(self.pending_creations, created, strict=True):
+            instance.pk = client.pk
+            instance._state.adding = False
 
     def filter_export(self, queryset: Any, **kwargs: Any) -> Any:
         return queryset.filter(kind__in=self.export_kinds()).order_by("name")

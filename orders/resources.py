@@ -1,5 +1,5 @@
-"""django-import-export resources for orders: import of draft order forms (through ``services.order_create``, all
-or nothing) and the export finance staff send with ASP batches."""
+"""django-import-export resources for orders: import of draft order forms (the rules of ``services.order_create``, all
+or nothing, in bulk: ``orders.imports``) and the export finance staff send with ASP batches."""
 
 import re
 from collections.abc import Callable
@@ -7,16 +7,13 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from import_export import fields, resources
 
-from clients.models import Client
 from clients.resources import AllOrNothingResourceMixin, SafeExportMixin, violations_as_errors
 from clients.rules import normalise_identifier
-from orders import rules, services
-from orders.exceptions import BusinessRuleError
-from orders.models import Order, Prestation, Programme, Solution, VatRegime
+from orders import imports, rules
+from orders.models import Order, Prestation, Programme, VatRegime
 from segur_portal.spreadsheets import FrenchDateTimeWidget, FrenchDecimalWidget
 
 LGC_PROGRAMME_CODE = "MDV-LGC-Va2"
@@ -115,10 +112,13 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
         use_transactions = True
         clean_model_instances = False
         skip_diff = True
+        use_bulk = True  # no savepoint per row: the file is one transaction, inserted at the end
 
     def __init__(self, programme_code: str = LGC_PROGRAMME_CODE, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.programme_code = programme_code
+        self.progress: Any = None  # called with the row number, when the import runs on the worker
+        self.bulk: imports.OrderBulkCreate | None = None  # set by before_import, once the file is readable
 
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
         headers = dataset.headers or []
@@ -127,10 +127,23 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
         missing = [column for column in ("solution", "prestation") if column not in headers]
         if missing:
             raise ValueError(f"Colonnes manquantes : {', '.join(missing)}.")
-        self.programme = Programme.objects.filter(code=self.programme_code).first()
+        super().before_import(dataset, **kwargs)  # the number of rows (SEGUR_IMPORT_MAX_ROWS)
+        self.programme = Programme.objects.prefetch_related("ceilings").filter(code=self.programme_code).first()
         if self.programme is None:
             raise ValueError(f"Programme {self.programme_code} introuvable.")
         self.client_column = next(column for column in CLIENT_COLUMNS if column in headers)
+
+        def cells(column: str) -> list[str]:
+            return [_text(value) for value in dataset[column]] if column in headers else []
+
+        lookups = imports.OrderLookups.load(
+            self.programme,
+            identifiers=[normalise_identifier(cell) for cell in cells(self.client_column)],
+            usernames=cells("commercial"),
+            numbers=cells("numero"),
+        )
+        self.bulk = imports.OrderBulkCreate(lookups=lookups, acting_user=kwargs.get("user"))
+        self.progress = kwargs.get("progress")
 
     def expected_columns(self) -> list[str]:
         return [*CLIENT_COLUMNS, *ORDER_COLUMNS.values()]
@@ -138,8 +151,14 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
     def get_instance(self, instance_loader: Any, row: Any) -> None:
         return None  # every row is a new order form
 
+    def import_row(self, row: Any, instance_loader: Any, **kwargs: Any) -> Any:
+        if self.progress is not None:
+            self.progress(kwargs.get("row_number", 0))
+        return super().import_row(row, instance_loader, **kwargs)
+
     def import_instance(self, instance: Order, row: Any, **kwargs: Any) -> None:
-        """Read the row into the arguments of ``order_create``; each problem names its column."""
+        """Read the row into the arguments of ``order_create``; each problem names its column. No query: every
+        look-up was loaded once for the file (``orders.imports.OrderLookups``)."""
         errors: dict[str, str] = {
             str(column): "Caractère nul dans la cellule : enregistrez à nouveau le fichier depuis votre tableur."
             for column, value in row.items()
@@ -147,20 +166,23 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
         }
         if errors:
             raise ValidationError(errors)
+        if self.bulk is None:
+            raise ValidationError(_FILE_REFUSED)
+        lookups = self.bulk.lookups
         number = _row_value(row, "numero")
         if number:
             errors["numero"] = (
                 f"Le bon de commande {number} existe déjà : il n'est pas réimporté."
-                if Order.objects.filter(number=number).exists()
+                if number in lookups.existing_numbers
                 else f"Numéro « {number} » : le numéro est attribué à la création, laissez la colonne vide."
             )
         identifier = normalise_identifier(_row_value(row, self.client_column))
-        client = Client.objects.filter(rpps=identifier).first() or Client.objects.filter(finess=identifier).first()
+        client = lookups.client(identifier)
         if client is None:
             errors[self.client_column] = f"Aucun client avec le RPPS ou FINESS « {identifier} » : importez-le d'abord."
         solution_label = _row_value(row, "solution")
         name, _space, version = solution_label.rpartition(" ")
-        solution = Solution.objects.filter(programme=self.programme, name=name, version=version).first()
+        solution = lookups.solutions.get((name, version))
         if solution is None:
             errors["solution"] = (
                 f"Solution « {solution_label} » inconnue pour {self.programme_code} "
@@ -186,13 +208,12 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
             except ValueError:
                 errors["date_emission"] = "Date d'émission illisible (JJ/MM/AAAA HH:MM ou AAAA-MM-JJ HH:MM)."
         username = _row_value(row, "commercial")
-        salesperson = get_user_model().objects.filter(username=username).first() if username else None
+        salesperson = lookups.users.get(username) if username else None
         if username and salesperson is None:
             errors["commercial"] = f"Utilisateur « {username} » inconnu."
         if errors:
             raise ValidationError(errors)
         self.pending_order = {
-            "programme": self.programme,
             "client": client,
             "solution": solution,
             "prestation": prestation,
@@ -204,13 +225,33 @@ class OrderImportResource(AllOrNothingResourceMixin, resources.ModelResource):
         }
 
     def save_instance(self, instance: Order, is_create: bool, row: Any, **kwargs: Any) -> None:
-        """``order_create`` decides (eligibility, prestation, ceilings, one order per client): even in a dry run."""
-        columns = {**ORDER_COLUMNS, **dict.fromkeys(CLIENT_FIELDS, self.client_column)}
-        try:
-            order = services.order_create(**self.pending_order, acting_user=kwargs.get("user"))
-        except BusinessRuleError as error:
-            raise violations_as_errors(error.violations, columns) from error
-        instance.pk, instance.number = order.pk, order.number
+        """The rules of ``order_create`` decide (eligibility, prestation, ceilings, one order per client, also
+        against the rows above); the accepted rows are inserted together at the end (``after_import``)."""
+        assert self.bulk is not None  # import_instance refused the row otherwise
+        violations = self.bulk.check(**self.pending_order)
+        if violations:
+            columns = {**ORDER_COLUMNS, **dict.fromkeys(CLIENT_FIELDS, self.client_column)}
+            raise violations_as_errors(violations, columns)
+
+    def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
+        """Every row accepted: insert them all at once, even in the preview (rolled back), so the preview meets the
+        database's constraints too. One refused row: nothing is inserted (all or nothing)."""
+        if result.has_errors() or result.has_validation_errors():
+            return
+        if self.progress is not None:
+            self.progress(len(dataset))
+        orders = self.bulk.insert() if self.bulk is not None else []
+        for row_result, order in zip((row for row in result.rows if row.import_type == "new"), orders, strict=True):
+            row_result.object_id, row_result.object_repr = order.pk, order.number
+            if row_result.instance is not None:  # kept for the admin's history (LogEntry of each new order)
+                row_result.instance = order
+
+
+_FILE_REFUSED = "Fichier refusé (voir l'erreur ci-dessus) : la ligne n'est pas lue."
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
 
 
 class ComputedField(fields.Field):

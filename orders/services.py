@@ -63,8 +63,34 @@ def event_record(
     message: str = "",
     payload: dict[str, Any] | None = None,
 ) -> OrderEvent:
+    event = event_build(
+        order=order,
+        acting_user=acting_user,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        accepted=accepted,
+        message=message,
+        payload=payload,
+    )
+    event.save()
+    return event
+
+
+def event_build(
+    *,
+    order: Order,
+    acting_user: User,
+    action: str,
+    from_state: str,
+    to_state: str,
+    accepted: bool = True,
+    message: str = "",
+    payload: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """The event row, not saved yet: ``event_record`` saves it, a bulk import inserts many at once."""
     user = acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
-    return OrderEvent.objects.create(
+    return OrderEvent(
         order=order,
         actor=user,
         actor_label=actor_label(acting_user),
@@ -86,10 +112,15 @@ def ceiling_table(programme: Programme) -> dict[tuple[str, str, str], Decimal]:
 
 
 def default_amounts(
-    *, programme: Programme, client: Client, prestation: str, vat_regime: str
+    *,
+    programme: Programme,
+    client: Client,
+    prestation: str,
+    vat_regime: str,
+    ceilings: dict[tuple[str, str, str], Decimal] | None = None,
 ) -> tuple[Decimal, Decimal]:
     """By default the order takes the ceilings (AF §5.1: the ceiling, or a lower amount agreed with the client)."""
-    table = ceiling_table(programme)
+    table = ceiling_table(programme) if ceilings is None else ceilings
     category = client.ceiling_category
     principal = table.get((prestation, category, vat_regime))
     secondary = table.get(("secondary", category, vat_regime))
@@ -123,31 +154,18 @@ def order_create(
     """Prepare an order form (SPEC §7, draft): eligible client, allowed prestation, amounts ≤ ceilings, unique.
     Without ``vat_regime``, the client's (``rules.default_vat_regime``, AF §5.2)."""
     default_regime = rules.default_vat_regime(client, solution.provider)
-    vat_regime = vat_regime or default_regime
-    if principal_amount is None or secondary_amount is None:
-        try:
-            default_principal, default_secondary = default_amounts(
-                programme=programme, client=client, prestation=prestation, vat_regime=vat_regime
-            )
-        except BusinessRuleError:
-            default_principal, default_secondary = Decimal("0"), Decimal("0")
-        principal_amount = default_principal if principal_amount is None else principal_amount
-        secondary_amount = default_secondary if secondary_amount is None else secondary_amount
-    violations = rules.order_terms_violations(
+    vat_regime, principal_amount, secondary_amount, violations = order_create_check(
+        programme=programme,
         client=client,
         solution=solution,
-        programme=programme,
         prestation=prestation,
         vat_regime=vat_regime,
         principal_amount=principal_amount,
         secondary_amount=secondary_amount,
+        issued_at=issued_at,
         ceilings=ceiling_table(programme),
+        already_ordered=Order.objects.filter(client=client, programme=programme).exists(),
     )
-    violations += rules.date_range_violations(
-        programme=programme, field="issued_at", label="Émis le", value=issued_at, with_time=True
-    )
-    if Order.objects.filter(client=client, programme=programme).exists():
-        violations.append(_duplicate_violation(client, programme))
     raise_if(violations)
     try:
         with transaction.atomic():
@@ -186,15 +204,60 @@ def order_create(
         # other constraint is a bug to see, never to be reported as a duplicate (0.001 € once was).
         if not Order.objects.filter(client=client, programme=programme).exists():
             raise
-        raise BusinessRuleError([_duplicate_violation(client, programme)]) from exc
+        raise BusinessRuleError([duplicate_violation(client, programme)]) from exc
     return order
+
+
+def order_create_check(
+    *,
+    programme: Programme,
+    client: Client,
+    solution: Solution,
+    prestation: str,
+    vat_regime: str | None,
+    principal_amount: Decimal | None,
+    secondary_amount: Decimal | None,
+    issued_at: datetime | None,
+    ceilings: dict[tuple[str, str, str], Decimal],
+    already_ordered: bool,
+) -> tuple[str, Decimal, Decimal, list[RuleViolation]]:
+    """The rules of ``order_create`` without any query (SPEC §7, AF §4.2, §5): the VAT regime and amounts it would
+    store (``rules.default_vat_regime`` and the ceilings by default) and every violation. ``ceilings`` is the programme's
+    ``ceiling_table``; ``already_ordered`` says whether the client has an order for this programme. The single
+    creation and the bulk import (``orders.imports``) both call it."""
+    vat_regime = vat_regime or rules.default_vat_regime(client, solution.provider)
+    if principal_amount is None or secondary_amount is None:
+        try:
+            default_principal, default_secondary = default_amounts(
+                programme=programme, client=client, prestation=prestation, vat_regime=vat_regime, ceilings=ceilings
+            )
+        except BusinessRuleError:
+            default_principal, default_secondary = Decimal("0"), Decimal("0")
+        principal_amount = default_principal if principal_amount is None else principal_amount
+        secondary_amount = default_secondary if secondary_amount is None else secondary_amount
+    violations = rules.order_terms_violations(
+        client=client,
+        solution=solution,
+        programme=programme,
+        prestation=prestation,
+        vat_regime=vat_regime,
+        principal_amount=principal_amount,
+        secondary_amount=secondary_amount,
+        ceilings=ceilings,
+    )
+    violations += rules.date_range_violations(
+        programme=programme, field="issued_at", label="Émis le", value=issued_at, with_time=True
+    )
+    if already_ordered:
+        violations.append(duplicate_violation(client, programme))
+    return vat_regime, principal_amount, secondary_amount, violations
 
 
 def order_number(order: Order) -> str:
     return f"BC-{order.programme.code}-{order.pk:06d}"
 
 
-def _duplicate_violation(client: Client, programme: Programme) -> RuleViolation:
+def duplicate_violation(client: Client, programme: Programme) -> RuleViolation:
     return RuleViolation(
         "DUPLICATE_ORDER",
         f"Le client {client} a déjà une commande pour le programme {programme.code} : une seule commande par client "

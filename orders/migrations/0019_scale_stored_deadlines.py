@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0017_unaccent"),
+        ("orders", "0018_docs_provider_invoice_settings"),
     ]
 
     operations = [

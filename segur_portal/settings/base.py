@@ -270,3 +270,5 @@ SEGUR_IMPORT_MAX_ROWS = int(os.environ.get("SEGUR_IMPORT_MAX_ROWS", "20000"))
 # A Base de référence waiting for its confirmation: a server-side file, never the session; kept one day at most.
 SEGUR_IMPORT_PENDING_DIR = Path(os.environ.get("SEGUR_IMPORT_PENDING_DIR", VAR_DIR / "imports"))
 SEGUR_IMPORT_PENDING_MAX_AGE_SECONDS = 24 * 3600
+# Admin imports of more rows than this are checked and imported on the worker, with a progress page (issue 13).
+SEGUR_IMPORT_WORKER_ROWS = int(os.environ.get("SEGUR_IMPORT_WORKER_ROWS", "500"))

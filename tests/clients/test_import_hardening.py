@@ -224,16 +224,17 @@ def test_a_name_too_long_is_refused_on_its_line_not_a_500(superuser_client):
 
 @pytest.mark.django_db
 def test_an_unexpected_error_shows_a_french_message_and_no_traceback_or_path(superuser_client, monkeypatch):
-    def broken(**data):
+    def broken(rows):
         raise RuntimeError("/srv/segur/clients/services.py line 42 secret")
 
-    monkeypatch.setattr(client_services, "client_create", broken)
+    # New clients are written together once every row is accepted (issue 13): the error is the file's, not a line's.
+    monkeypatch.setattr(client_services, "clients_create_checked", broken)
 
     response = post_doctors(superuser_client, "\n".join([DOCTOR_HEADER, doctor_line()]).encode())
 
     content = response.content.decode()
     assert response.status_code == 200
-    assert "Ligne 2 : Erreur inattendue" in content
+    assert response.context["error_lines"][0].startswith("Erreur inattendue à l'enregistrement du fichier")
     assert "Traceback" not in content and "/srv/segur" not in content and ".py" not in content
 
 
