@@ -222,9 +222,9 @@ def order_create_check(
     already_ordered: bool,
 ) -> tuple[str, Decimal, Decimal, list[RuleViolation]]:
     """The rules of ``order_create`` without any query (SPEC §7, AF §4.2, §5): the VAT regime and amounts it would
-    store (``rules.default_vat_regime`` and the ceilings by default) and every violation. ``ceilings`` is the programme's
-    ``ceiling_table``; ``already_ordered`` says whether the client has an order for this programme. The single
-    creation and the bulk import (``orders.imports``) both call it."""
+    store (``rules.default_vat_regime`` and the ceilings by default) and every violation. ``ceilings`` is the
+    programme's ``ceiling_table``; ``already_ordered`` says whether the client has an order for this programme. The
+    single creation and the bulk import (``orders.imports``) both call it."""
     vat_regime = vat_regime or rules.default_vat_regime(client, solution.provider)
     if principal_amount is None or secondary_amount is None:
         try:
