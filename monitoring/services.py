@@ -98,6 +98,7 @@ def month_report_violations(report: MonthReport) -> list[RuleViolation]:
                     "MONITORING_INCONSISTENT",
                     f"{label} : {smaller} ({small_value}) ne peut dépasser {larger} ({large_value}) (AF §3.3).",
                     "AF §3.3",
+                    field=smaller,
                 )
             )
     if report.month.day != 1:
@@ -185,6 +186,7 @@ def record_months_bulk(
     user: Any = None,
     reason: str = "",
     all_or_nothing: bool = False,
+    dry_run: bool = False,
     now: datetime | None = None,
 ) -> list[JournalResult]:
     """Record the monthly figures of many orders: the one validation of manual entry, imports and the API (AF §4.5).
@@ -194,6 +196,7 @@ def record_months_bulk(
     new revision with who, when, why and the source, which becomes the current value. History is never overwritten.
     ``all_or_nothing`` (imports): one refused month and nothing is written. Otherwise valid months are kept and the
     others refused with their reasons (SPEC §9). The per-order PERF summary is refreshed in the same transaction.
+    ``dry_run`` (the import preview): everything is checked and counted in the results, nothing is written.
     """
     now = now or timezone.now()
     current_month = rules.paris_date(now).replace(day=1)
@@ -230,6 +233,12 @@ def record_months_bulk(
                 else:
                     accepted.append((index, order, report))
         if all_or_nothing and any(result.rejected for result in results):
+            return results
+        if dry_run:
+            for index, order, report in accepted:
+                if report.month in existing[order.pk]:
+                    results[index].corrected.append(report.month)
+                results[index].saved.append(MonitoringMonth(order_id=order.pk, month=report.month))
             return results
         if not accepted:
             return results
