@@ -194,7 +194,7 @@ def import_file(
         all_or_nothing=True,
         dry_run=dry_run or bool(report.errors),
     )
-    for (order, _reports), result in zip(entries, results, strict=True):
+    for result in results:
         for month_report, violations in result.rejected:
             for violation in violations:
                 column = key_header if violation.field == "order" else FIELD_COLUMNS.get(violation.field, "")
