@@ -26,6 +26,7 @@ FIGURE_COLUMNS = {"dt": "Dt", "dm": "Dm", "t": "T", "tq": "Tq", "ts": "Ts"}
 REQUIRED = ["mois", *FIGURE_COLUMNS]
 OPTIONAL = ["motif"]
 EXPECTED_HEADER = "commande (ou rpps ou finess) ; mois ; Dt ; Dm ; T ; Tq ; Ts ; motif (facultatif)"
+IMPORT_TEMPLATE_HEADER = "commande;mois;Dt;Dm;T;Tq;Ts;motif"
 # A violation's field → the column it is about.
 FIELD_COLUMNS = {"month": "mois", "reason": "motif", "Dt": "Dt", "Dm": "Dm", "T": "T", "Tq": "Tq", "Ts": "Ts"}
 MONTH_PATTERNS = [
@@ -71,7 +72,7 @@ def _table(content: bytes, filename: str) -> tuple[list[Any], list[list[Any]]]:
     return (rows[0] if rows else []), [row for row in rows[1:] if any(cell.strip() for cell in row)]
 
 
-def _month(value: Any) -> date | None:
+def parse_month(value: Any) -> date | None:
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, date):
@@ -85,7 +86,7 @@ def _month(value: Any) -> date | None:
     return None
 
 
-def _integer(value: Any) -> int | None:
+def parse_integer(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -150,7 +151,7 @@ def import_file(
         if not key_value:
             report.errors.append(ImportError_(line, key_header, "valeur manquante."))
             continue
-        month = _month(row[position["mois"]])
+        month = parse_month(row[position["mois"]])
         if month is None:
             report.errors.append(
                 ImportError_(line, headers[position["mois"]], "indiquez le mois au format MM/AAAA (ex. 03/2027).")
@@ -158,7 +159,7 @@ def import_file(
             continue
         figures = []
         for name, label in FIGURE_COLUMNS.items():
-            value = _integer(row[position[name]])
+            value = parse_integer(row[position[name]])
             if value is None:
                 report.errors.append(
                     ImportError_(line, label, f"« {row[position[name]]} » n'est pas un nombre entier (AF §3.3).")

@@ -141,7 +141,13 @@ class PerfSummary(models.Model):
     class Meta:
         verbose_name = _("synthèse PERF")
         verbose_name_plural = _("synthèses PERF")
-        indexes = [models.Index(fields=["status", "missing_count"], name="perf_summary_closest")]
+        indexes = [
+            models.Index(
+                fields=["missing_count", "order"],
+                name="perf_summary_closest",
+                condition=models.Q(missing_count__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.get_status_display()}"

@@ -114,7 +114,13 @@ class Migration(migrations.Migration):
             options={
                 "verbose_name": "synthèse PERF",
                 "verbose_name_plural": "synthèses PERF",
-                "indexes": [models.Index(fields=["status", "missing_count"], name="perf_summary_closest")],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("missing_count__isnull", False)),
+                        fields=["missing_count", "order"],
+                        name="perf_summary_closest",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
