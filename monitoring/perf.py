@@ -111,16 +111,19 @@ def analyse(
         )
     end = rules.add_months(start, observation_months)
     by_month = {figures.month: figures for figures in months}
+    observed = [rules.add_months(start, offset) for offset in range(observation_months)]
     windows = []
     for offset in range(observation_months - window_months + 1):
-        span = [rules.add_months(start, offset + index) for index in range(window_months)]
+        span = observed[offset : offset + window_months]
         if all(month in by_month for month in span):
             dt = sum(by_month[month].dt for month in span)
             dm = sum(by_month[month].dm for month in span)
             windows.append(rules.PerfWindow(span[0], span[-1], dt, dm, rules.perf_level(dt, dm)))
-    best = rules.best_perf_window(
-        months, start=start, observation_months=observation_months, window_months=window_months
-    )
+    # The first window with the highest PERF: what ``rules.best_perf_window`` returns for the secondary request.
+    best: rules.PerfWindow | None = None
+    for window in windows:
+        if best is None or window.perf > best.perf:
+            best = window
     first_qualifying = next((window for window in windows if window.perf > 0), None)
     months_left = max(months_between(today, end), 0)
     perf = best.perf if best else Decimal("0")

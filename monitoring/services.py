@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from monitoring import perf
@@ -107,7 +107,13 @@ def month_report_violations(report: MonthReport) -> list[RuleViolation]:
 
 
 def _figures(report: MonthReport | MonitoringMonth) -> tuple[int, ...]:
-    return tuple(getattr(report, name) for name in FIGURE_FIELDS)
+    return (
+        report.documents_expected,
+        report.documents_sent,
+        report.patients_seen,
+        report.patients_qualified,
+        report.patients_transitional,
+    )
 
 
 def _month_violations(
@@ -119,13 +125,19 @@ def _month_violations(
     existing: dict[date, tuple[int, ...]],
     seen: set[date],
     reason: str,
+    window: tuple[date, date],
 ) -> list[RuleViolation]:
-    """Every rule one month breaks (AF §3.3, §4.5); empty when it can be recorded."""
+    """Every rule one month breaks (AF §3.3, §4.5); empty when it can be recorded.
+
+    ``window``: ``rules.date_window`` of the order's programme, computed once per call (the message is the rule's)."""
     if not isinstance(report.month, date):
         return [RuleViolation("MONITORING_MONTH", "Mois : indiquez un mois (MM/AAAA).", "AF §3.3", field="month")]
-    violations = rules.date_range_violations(
-        programme=order.programme, field="month", label="Mois", value=report.month
-    ) or month_report_violations(report)
+    violations = []
+    if not window[0] <= report.month <= window[1]:
+        violations = rules.date_range_violations(
+            programme=order.programme, field="month", label="Mois", value=report.month
+        )
+    violations = violations or month_report_violations(report)
     if violations:
         return violations
     label = f"{report.month:%m/%Y}"
@@ -211,8 +223,11 @@ def record_months_bulk(
         ):
             existing[row[0]][row[1]] = tuple(row[2:])
         accepted: list[tuple[int, Order, MonthReport]] = []
+        windows: dict[int, tuple[date, date]] = {}
         for index, (order, reports) in enumerate(entries):
             start = rules.secondary_start(order)
+            if order.programme_id not in windows:
+                windows[order.programme_id] = rules.date_window(order.programme)
             seen: set[date] = set()
             for report in reports:
                 violations = _month_violations(
@@ -223,6 +238,7 @@ def record_months_bulk(
                     existing=existing[order.pk],
                     seen=seen,
                     reason=reason,
+                    window=windows[order.programme_id],
                 )
                 if isinstance(report.month, date):
                     seen.add(report.month)
@@ -242,38 +258,102 @@ def record_months_bulk(
             return results
         if not accepted:
             return results
-        revisions = []
-        months = []
+        author_id = user.pk if getattr(user, "pk", None) else None
+        rows = []
         for index, order, report in accepted:
-            figures = dict(zip(FIGURE_FIELDS, _figures(report), strict=True))
             if report.month in existing[order.pk]:
                 results[index].corrected.append(report.month)
-            revisions.append(
-                MonitoringRevision(
-                    order_id=order.pk,
-                    month=report.month,
-                    source=source,
-                    author=user if getattr(user, "pk", None) else None,
-                    reason=(report.reason or reason).strip()[:500],
-                    recorded_at=now,
-                    **figures,
-                )
-            )
-            months.append(MonitoringMonth(order_id=order.pk, month=report.month, **figures))
             existing[order.pk][report.month] = _figures(report)
-        MonitoringRevision.objects.bulk_create(revisions, batch_size=5000)
-        saved = MonitoringMonth.objects.bulk_create(
-            months,
-            batch_size=5000,
-            update_conflicts=True,
-            unique_fields=["order", "month"],
-            update_fields=list(FIGURE_FIELDS),
-        )
+            rows.append((order.pk, report.month, *_figures(report), (report.reason or reason).strip()[:500]))
+        saved = _write_months(rows, source=source, author_id=author_id, now=now)
         for (index, _order, _report), month in zip(accepted, saved, strict=True):
             results[index].saved.append(month)
         touched = {order.pk: order for _index, order, _report in accepted}
         refresh_perf_summaries([(order, existing[order.pk]) for order in touched.values()], today=rules.paris_date(now))
     return results
+
+
+STAGE_COPY = (
+    "COPY monitoring_stage (position, order_id, month, documents_expected, documents_sent, patients_seen, "
+    "patients_qualified, patients_transitional, reason) FROM STDIN"
+)
+STAGE_TO_REVISIONS = (
+    "INSERT INTO monitoring_monitoringrevision (order_id, month, documents_expected, documents_sent, patients_seen, "
+    "patients_qualified, patients_transitional, source, author_id, reason, recorded_at) "
+    "SELECT order_id, month, documents_expected, documents_sent, patients_seen, patients_qualified, "
+    "patients_transitional, %s, %s, reason, %s FROM monitoring_stage ORDER BY position"
+)
+STAGE_TO_MONTHS = (
+    "INSERT INTO monitoring_monitoringmonth (order_id, month, documents_expected, documents_sent, patients_seen, "
+    "patients_qualified, patients_transitional, recorded_at) "
+    "SELECT order_id, month, documents_expected, documents_sent, patients_seen, patients_qualified, "
+    "patients_transitional, %s FROM monitoring_stage ORDER BY position "
+    "ON CONFLICT (order_id, month) DO UPDATE SET documents_expected = EXCLUDED.documents_expected, "
+    "documents_sent = EXCLUDED.documents_sent, patients_seen = EXCLUDED.patients_seen, "
+    "patients_qualified = EXCLUDED.patients_qualified, patients_transitional = EXCLUDED.patients_transitional "
+    "RETURNING id, order_id, month"
+)
+
+
+def _write_months(
+    rows: list[tuple[Any, ...]], *, source: str, author_id: int | None, now: datetime
+) -> list[MonitoringMonth]:
+    """Append the revisions and make them the months' current values; ``rows``: (order, month, 5 figures, reason).
+
+    On PostgreSQL the rows are copied once into a temporary table (COPY), from which one INSERT writes the revisions
+    and one INSERT … ON CONFLICT DO UPDATE the current months: the import's speed floor is the raw ``bulk_create``.
+    """
+    if connection.vendor != "postgresql":
+        MonitoringRevision.objects.bulk_create(
+            [
+                MonitoringRevision(
+                    order_id=row[0],
+                    month=row[1],
+                    source=source,
+                    author_id=author_id,
+                    reason=row[7],
+                    recorded_at=now,
+                    **dict(zip(FIGURE_FIELDS, row[2:7], strict=True)),
+                )
+                for row in rows
+            ]
+        )
+        return MonitoringMonth.objects.bulk_create(
+            [
+                MonitoringMonth(order_id=row[0], month=row[1], **dict(zip(FIGURE_FIELDS, row[2:7], strict=True)))
+                for row in rows
+            ],
+            update_conflicts=True,
+            unique_fields=["order", "month"],
+            update_fields=list(FIGURE_FIELDS),
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS monitoring_stage (position integer, order_id bigint, month date, "
+            "documents_expected integer, documents_sent integer, patients_seen integer, patients_qualified integer, "
+            "patients_transitional integer, reason varchar(500)) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE monitoring_stage")
+        with cursor.cursor.copy(STAGE_COPY) as copy:
+            for position, row in enumerate(rows):
+                copy.write_row((position, *row))
+        cursor.execute(STAGE_TO_REVISIONS, [source, author_id, now])
+        cursor.execute(STAGE_TO_MONTHS, [now])
+        ids = {(order_id, month): pk for pk, order_id, month in cursor.fetchall()}
+    return [
+        MonitoringMonth(
+            id=ids[(row[0], row[1])],
+            order_id=row[0],
+            month=row[1],
+            documents_expected=row[2],
+            documents_sent=row[3],
+            patients_seen=row[4],
+            patients_qualified=row[5],
+            patients_transitional=row[6],
+            recorded_at=now,
+        )
+        for row in rows
+    ]
 
 
 def record_months(

@@ -172,7 +172,7 @@ def portfolio_bars(totals: dict[str, Any]) -> list[dict[str, Any]]:
                 "label": status.label,
                 "count": totals[key],
                 "y": 10 + index * 34,
-                "width": round(440 * totals[key] / largest),
+                "width": round(420 * totals[key] / largest),
             }
         )
     return bars

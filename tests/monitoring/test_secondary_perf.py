@@ -221,3 +221,12 @@ def test_all_or_nothing_writes_nothing_when_one_month_is_refused(order):
 
     assert result.saved == [] and len(result.rejected) == 1
     assert not MonitoringMonth.objects.exists() and not MonitoringRevision.objects.exists()
+
+
+def test_the_best_window_is_the_one_the_secondary_request_uses(order):
+    """``perf.analyse`` picks its best window as ``rules.best_perf_window`` does (orders.services.perf_window_for)."""
+    from orders.services import perf_window_for
+
+    record_months(order, months(START, [(20, 8), (20, 14), (20, 9), (20, 12), (20, 15), (20, 7), (20, 13), (20, 20)]))
+
+    assert order_analysis(order).best == perf_window_for(order)
