@@ -73,6 +73,9 @@ def _table(content: bytes, filename: str) -> tuple[list[Any], list[list[Any]]]:
 
 
 def parse_month(value: Any) -> date | None:
+    if type(value) is str and len(value) == 7 and value[2] == "/" and value[:2].isdigit() and value[3:].isdigit():
+        month = int(value[:2])
+        return date(int(value[3:]), month, 1) if 1 <= month <= 12 else None
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, date):
@@ -87,6 +90,8 @@ def parse_month(value: Any) -> date | None:
 
 
 def parse_integer(value: Any) -> int | None:
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -194,6 +199,7 @@ def import_file(
         reason=reason or f"Import du fichier {filename}",
         all_or_nothing=True,
         dry_run=dry_run or bool(report.errors),
+        return_months=False,
     )
     for result in results:
         for month_report, violations in result.rejected:
@@ -201,7 +207,7 @@ def import_file(
                 column = key_header if violation.field == "order" else FIELD_COLUMNS.get(violation.field, "")
                 report.errors.append(ImportError_(lines[id(month_report)], column, violation.message))
         report.corrections += len(result.corrected)
-        report.new_months += len(result.saved) - len(result.corrected)
+        report.new_months += result.written - len(result.corrected)
         report.unchanged += len(result.unchanged)
     report.errors.sort(key=lambda error: (error.line, error.column))
     report.written = not dry_run and not report.errors and (report.new_months + report.corrections) > 0

@@ -46,6 +46,7 @@ class JournalResult:
     unchanged: list[date] = field(default_factory=list)  # sent again with the same figures: nothing written
     rejected: list[tuple[MonthReport, list[RuleViolation]]] = field(default_factory=list)
     corrected: list[date] = field(default_factory=list)
+    written: int = 0  # months written (or, in a dry run, to write): new ones and corrections
 
 
 # One structure's LGC produces at most some thousands of documents a month: far above that, the figure is a typing or
@@ -199,6 +200,7 @@ def record_months_bulk(
     reason: str = "",
     all_or_nothing: bool = False,
     dry_run: bool = False,
+    return_months: bool = True,
     now: datetime | None = None,
 ) -> list[JournalResult]:
     """Record the monthly figures of many orders: the one validation of manual entry, imports and the API (AF §4.5).
@@ -209,6 +211,7 @@ def record_months_bulk(
     ``all_or_nothing`` (imports): one refused month and nothing is written. Otherwise valid months are kept and the
     others refused with their reasons (SPEC §9). The per-order PERF summary is refreshed in the same transaction.
     ``dry_run`` (the import preview): everything is checked and counted in the results, nothing is written.
+    ``return_months=False`` (imports): the results count the months written instead of listing them.
     """
     now = now or timezone.now()
     current_month = rules.paris_date(now).replace(day=1)
@@ -254,7 +257,9 @@ def record_months_bulk(
             for index, order, report in accepted:
                 if report.month in existing[order.pk]:
                     results[index].corrected.append(report.month)
-                results[index].saved.append(MonitoringMonth(order_id=order.pk, month=report.month))
+                results[index].written += 1
+                if return_months:
+                    results[index].saved.append(MonitoringMonth(order_id=order.pk, month=report.month))
             return results
         if not accepted:
             return results
@@ -265,9 +270,12 @@ def record_months_bulk(
                 results[index].corrected.append(report.month)
             existing[order.pk][report.month] = _figures(report)
             rows.append((order.pk, report.month, *_figures(report), (report.reason or reason).strip()[:500]))
-        saved = _write_months(rows, source=source, author_id=author_id, now=now)
-        for (index, _order, _report), month in zip(accepted, saved, strict=True):
-            results[index].saved.append(month)
+        saved = _write_months(rows, source=source, author_id=author_id, now=now, return_months=return_months)
+        for index, _order, _report in accepted:
+            results[index].written += 1
+        if return_months:
+            for (index, _order, _report), month in zip(accepted, saved, strict=True):
+                results[index].saved.append(month)
         touched = {order.pk: order for _index, order, _report in accepted}
         refresh_perf_summaries([(order, existing[order.pk]) for order in touched.values()], today=rules.paris_date(now))
     return results
@@ -296,7 +304,7 @@ STAGE_TO_MONTHS = (
 
 
 def _write_months(
-    rows: list[tuple[Any, ...]], *, source: str, author_id: int | None, now: datetime
+    rows: list[tuple[Any, ...]], *, source: str, author_id: int | None, now: datetime, return_months: bool = True
 ) -> list[MonitoringMonth]:
     """Append the revisions and make them the months' current values; ``rows``: (order, month, 5 figures, reason).
 
@@ -340,6 +348,8 @@ def _write_months(
         cursor.execute(STAGE_TO_REVISIONS, [source, author_id, now])
         cursor.execute(STAGE_TO_MONTHS, [now])
         ids = {(order_id, month): pk for pk, order_id, month in cursor.fetchall()}
+    if not return_months:
+        return []
     return [
         MonitoringMonth(
             id=ids[(row[0], row[1])],
