@@ -226,3 +226,6 @@ class MonitoringRevisionAdmin(ReadOnlyAdmin):
     list_filter = ("source",)
     list_select_related = ("order", "author")
     search_fields = ("order__number",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a revision is never edited: a correction is a new revision (AF §4.5)
