@@ -117,3 +117,17 @@ def test_the_portfolio_counts_levels_and_lists_the_closest_in_a_bounded_number_o
     assert totals["secured"] == order.secondary_amount + rules.secondary_payable(half.secondary_amount, Decimal("0.5"))
     assert [row["summary"].order_id for row in response.context["rows"]] == [half.pk]
     assert none.pk not in [row["summary"].order_id for row in response.context["rows"]]
+
+
+def test_a_revision_cannot_be_edited_from_the_admin(client, order):
+    """AF §4.5: history is never overwritten — the admin shows a revision, it does not save one (no 500 either)."""
+    from orders.roles import ADMIN_GROUP
+
+    record_months(order, [MonthReport(START, 20, 12, 100, 80, 10)])
+    revision = MonitoringRevision.objects.get()
+    client.force_login(make_user("chef", ADMIN_GROUP))
+
+    response = client.post(reverse("admin:monitoring_monitoringrevision_change", args=[revision.pk]), {"reason": "x"})
+
+    assert response.status_code == 403
+    assert MonitoringRevision.objects.get().reason == ""
