@@ -9,7 +9,7 @@ from monitoring.services import MonthReport, record_months
 from orders import rules
 from orders.models import Order
 from orders.roles import DEPLOYMENT_GROUP
-from tests.e2e.browser import log_in, screenshots, staff_user
+from tests.e2e.browser import SCREENSHOTS, log_in, screenshots, staff_user
 from tests.factories import advance, make_order, paris
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -38,7 +38,9 @@ def test_portfolio_order_chart_correction_and_import(live_server, new_browser_pa
 
     page.get_by_role("link", name=close.number).click()
     section = page.locator("#suivi-secondaire")
-    expect(section).to_contain_text("Il manque 6 documents envoyés sur la fenêtre janvier–juin 2026 pour atteindre 60 %")
+    expect(section).to_contain_text(
+        "Il manque 6 documents envoyés sur la fenêtre janvier–juin 2026 pour atteindre 60 %"
+    )
     expect(section.locator("svg.perf-chart rect.band-best")).to_have_count(1)
     section.get_by_label("Mois (MM/AAAA)").fill("03/2026")
     for name, value in (("Dt", "20"), ("Dm", "17"), ("T", "90"), ("Tq", "70"), ("Ts", "8")):
@@ -51,6 +53,10 @@ def test_portfolio_order_chart_correction_and_import(live_server, new_browser_pa
     expect(section.locator("table.revision-history")).to_contain_text("Envois de mars retrouvés")
     section.scroll_into_view_if_needed()
     screenshots(page, "secondary-order-section")
+    for width in (1440, 390):  # the section alone, to be looked at (the whole order page is long)
+        page.set_viewport_size({"width": width, "height": 900})
+        section.screenshot(path=str(SCREENSHOTS / f"secondary-order-section-only-{width}.png"))
+    page.set_viewport_size({"width": 1440, "height": 900})
     assert_accessible(page, "order page with its secondary section")
 
     bad = tmp_path / "releves.csv"
