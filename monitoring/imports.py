@@ -38,7 +38,7 @@ INTEGER = re.compile(r"^-?\d+$")
 
 
 @dataclass(frozen=True)
-class ImportError_:
+class ImportProblem:
     line: int  # 1 = the header
     column: str
     message: str
@@ -51,7 +51,7 @@ class ImportError_:
 
 @dataclass
 class ImportReport:
-    errors: list[ImportError_] = field(default_factory=list)
+    errors: list[ImportProblem] = field(default_factory=list)
     rows: int = 0
     orders: int = 0
     new_months: int = 0
@@ -108,18 +108,18 @@ def import_file(
     """Check (``dry_run``: preview) or import a file of monthly figures, all-or-nothing (AF §4.5, SPEC §9)."""
     report = ImportReport()
     if len(content) > MAX_BYTES:
-        report.errors.append(ImportError_(0, "", f"le fichier dépasse {MAX_BYTES_LABEL} : découpez-le."))
+        report.errors.append(ImportProblem(0, "", f"le fichier dépasse {MAX_BYTES_LABEL} : découpez-le."))
         return report
     if not filename.lower().endswith((".csv", ".xlsx")):
-        report.errors.append(ImportError_(0, "", "le fichier doit être au format CSV ou XLSX."))
+        report.errors.append(ImportProblem(0, "", "le fichier doit être au format CSV ou XLSX."))
         return report
     if not content.strip():
-        report.errors.append(ImportError_(1, "", "le fichier est vide."))
+        report.errors.append(ImportProblem(1, "", "le fichier est vide."))
         return report
     try:
         raw_headers, dataset = _table(content, filename)
     except Exception:  # any parser error (bad encoding, not a spreadsheet) means an unreadable file
-        report.errors.append(ImportError_(1, "", "fichier illisible : enregistrez-le en CSV (UTF-8) ou en XLSX."))
+        report.errors.append(ImportProblem(1, "", "fichier illisible : enregistrez-le en CSV (UTF-8) ou en XLSX."))
         return report
     headers = [str(header or "").strip() for header in raw_headers]
     lowered = [header.lower() for header in headers]
@@ -135,14 +135,14 @@ def import_file(
         if unknown:
             problems.append("colonnes inconnues : " + ", ".join(unknown))
         report.errors.append(
-            ImportError_(1, "", f"en-tête incorrect ({' ; '.join(problems)}). Attendu : {EXPECTED_HEADER}.")
+            ImportProblem(1, "", f"en-tête incorrect ({' ; '.join(problems)}). Attendu : {EXPECTED_HEADER}.")
         )
         return report
     key = keys[0]
     position = {name: lowered.index(name) for name in [key, *REQUIRED, *OPTIONAL] if name in lowered}
     key_header = headers[position[key]]
     if not len(dataset):
-        report.errors.append(ImportError_(1, "", "le fichier ne contient aucune ligne de chiffres."))
+        report.errors.append(ImportProblem(1, "", "le fichier ne contient aucune ligne de chiffres."))
         return report
     report.rows = len(dataset)
     parsed: list[tuple[int, str, MonthReport]] = []
@@ -154,12 +154,12 @@ def import_file(
         if isinstance(row[position[key]], float) and row[position[key]].is_integer():
             key_value = str(int(row[position[key]]))
         if not key_value:
-            report.errors.append(ImportError_(line, key_header, "valeur manquante."))
+            report.errors.append(ImportProblem(line, key_header, "valeur manquante."))
             continue
         month = parse_month(row[position["mois"]])
         if month is None:
             report.errors.append(
-                ImportError_(line, headers[position["mois"]], "indiquez le mois au format MM/AAAA (ex. 03/2027).")
+                ImportProblem(line, headers[position["mois"]], "indiquez le mois au format MM/AAAA (ex. 03/2027).")
             )
             continue
         figures = []
@@ -167,7 +167,7 @@ def import_file(
             value = parse_integer(row[position[name]])
             if value is None:
                 report.errors.append(
-                    ImportError_(line, label, f"« {row[position[name]]} » n'est pas un nombre entier (AF §3.3).")
+                    ImportProblem(line, label, f"« {row[position[name]]} » n'est pas un nombre entier (AF §3.3).")
                 )
             figures.append(value)
         if any(value is None for value in figures):
@@ -185,7 +185,7 @@ def import_file(
     for line, key_value, month_report in parsed:
         order = orders.get(key_value)
         if order is None:
-            report.errors.append(ImportError_(line, key_header, f"« {key_value} » : aucune commande ne correspond."))
+            report.errors.append(ImportProblem(line, key_header, f"« {key_value} » : aucune commande ne correspond."))
             continue
         per_order[order.pk].append(month_report)
         lines[id(month_report)] = line
@@ -205,7 +205,7 @@ def import_file(
         for month_report, violations in result.rejected:
             for violation in violations:
                 column = key_header if violation.field == "order" else FIELD_COLUMNS.get(violation.field, "")
-                report.errors.append(ImportError_(lines[id(month_report)], column, violation.message))
+                report.errors.append(ImportProblem(lines[id(month_report)], column, violation.message))
         report.corrections += len(result.corrected)
         report.new_months += result.written - len(result.corrected)
         report.unchanged += len(result.unchanged)
