@@ -39,11 +39,13 @@ INTEGER = re.compile(r"^-?\d+$")
 
 @dataclass(frozen=True)
 class ImportProblem:
-    line: int  # 1 = the header
+    line: int  # 1 = the header, 0 = the whole file
     column: str
     message: str
 
     def __str__(self) -> str:
+        if not self.line:  # about the whole file
+            return f"Fichier : {self.message}"
         if self.column:
             return f"Ligne {self.line}, colonne « {self.column} » : {self.message}"
         return f"Ligne {self.line} : {self.message}"
@@ -108,10 +110,10 @@ def import_file(
     """Check (``dry_run``: preview) or import a file of monthly figures, all-or-nothing (AF §4.5, SPEC §9)."""
     report = ImportReport()
     if len(content) > MAX_BYTES:
-        report.errors.append(ImportProblem(0, "", f"le fichier dépasse {MAX_BYTES_LABEL} : découpez-le."))
+        report.errors.append(ImportProblem(0, "", f"il dépasse {MAX_BYTES_LABEL} : découpez-le."))
         return report
     if not filename.lower().endswith((".csv", ".xlsx")):
-        report.errors.append(ImportProblem(0, "", "le fichier doit être au format CSV ou XLSX."))
+        report.errors.append(ImportProblem(0, "", "il doit être au format CSV ou XLSX."))
         return report
     if not content.strip():
         report.errors.append(ImportProblem(1, "", "le fichier est vide."))

@@ -134,7 +134,7 @@ def test_a_20_megabyte_file(db):
     content = csv() + b"x" * (20 * 1024 * 1024)
     assert len(content) > MAX_BYTES
 
-    assert errors(content) == ["Ligne 0 : le fichier dépasse 10 Mo : découpez-le."]
+    assert errors(content) == ["Fichier : il dépasse 10 Mo : découpez-le."]
 
 
 def test_one_bad_line_among_many_orders_imports_nothing(order, db):
@@ -144,3 +144,13 @@ def test_one_bad_line_among_many_orders_imports_nothing(order, db):
     found = errors(csv(*good_lines(order.number), *good_lines(other.number)[:5], f"{other.number};06/2027;1;2;3;3;3;"))
 
     assert found == ["Ligne 13, colonne « Dm » : 06/2027 : Dm (2) ne peut dépasser Dt (1) (AF §3.3)."]
+
+
+def test_a_file_that_is_not_a_spreadsheet(db):
+    assert errors(b"%PDF-1.7", "releves.pdf") == ["Fichier : il doit être au format CSV ou XLSX."]
+    assert errors(b"not a zip", "releves.xlsx") == [
+        "Ligne 1 : fichier illisible : enregistrez-le en CSV (UTF-8) ou en XLSX."
+    ]
+    assert errors("commande;mois\n".encode("utf-16"), "releves.csv") == [
+        "Ligne 1 : fichier illisible : enregistrez-le en CSV (UTF-8) ou en XLSX."
+    ]
