@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from monitoring.models import JobRun, MonitoringMonth, OutboxEmail, ReminderDispatch
+from monitoring.models import JobRun, MonitoringMonth, MonitoringRevision, OutboxEmail, ReminderDispatch
 from monitoring.reminders import OVERDUE
 from monitoring.views import DEADLINE_CODES
 from portal.log_redaction import mask_links
@@ -190,3 +190,42 @@ class MonitoringMonthAdmin(ReadOnlyAdmin):
     list_display = ("order", "month", "documents_expected", "documents_sent", "patients_seen", "patients_qualified")
     list_select_related = ("order",)
     search_fields = ("order__number",)
+
+    def get_urls(self) -> list[Any]:
+        """The secondary prestation's pages (AF §4.5): portfolio, bulk import, manual entry from the order page."""
+        from monitoring import views
+
+        return [
+            path(
+                "portefeuille/",
+                self.admin_site.admin_view(views.secondary_portfolio),
+                name="monitoring_secondary_portfolio",
+            ),
+            path("import/", self.admin_site.admin_view(views.secondary_import), name="monitoring_secondary_import"),
+            path(
+                "commande/<int:order_id>/saisir/",
+                self.admin_site.admin_view(views.secondary_record_month),
+                name="monitoring_secondary_record",
+            ),
+            *super().get_urls(),
+        ]
+
+
+@admin.register(MonitoringRevision)
+class MonitoringRevisionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "order",
+        "month",
+        "documents_expected",
+        "documents_sent",
+        "source",
+        "author",
+        "reason",
+        "recorded_at",
+    )
+    list_filter = ("source",)
+    list_select_related = ("order", "author")
+    search_fields = ("order__number",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a revision is never edited: a correction is a new revision (AF §4.5)

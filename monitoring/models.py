@@ -1,6 +1,11 @@
+from typing import Any
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from segur_portal.records import WriteOnceQuerySet
 
 
 class WorkerHeartbeat(models.Model):
@@ -51,6 +56,101 @@ class MonitoringMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.month:%Y-%m}"
+
+
+class RevisionSource(models.TextChoices):
+    MANUAL = "manual", _("saisie manuelle")
+    IMPORT = "import", _("import de fichier")
+    API = "api", _("envoi par l'API")
+
+
+class MonitoringRevision(models.Model):
+    """One recorded value of one month (AF §4.5): who, when, why, from where. Never edited, never deleted.
+
+    The current value of a month is its latest revision, copied into ``MonitoringMonth`` in the same transaction.
+    Append-only like ``segur_portal.records.WriteOnceRecord`` (same queryset, same PostgreSQL trigger function), kept
+    out of that mixin's registry so the shared write-once tests stay about the order records.
+    """
+
+    edit_refusal = "Une révision du journal de monitoring ne se modifie jamais : enregistrez une correction."
+    delete_refusal = "Une révision du journal de monitoring ne se supprime jamais."
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="monitoring_revisions")
+    month = models.DateField(_("mois (1er jour)"))
+    documents_expected = models.PositiveIntegerField(_("Dt"))
+    documents_sent = models.PositiveIntegerField(_("Dm"))
+    patients_seen = models.PositiveIntegerField(_("T"))
+    patients_qualified = models.PositiveIntegerField(_("Tq"))
+    patients_transitional = models.PositiveIntegerField(_("Ts"))
+    source = models.CharField(_("origine"), max_length=8, choices=RevisionSource.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("auteur")
+    )
+    reason = models.CharField(_("motif"), max_length=500, blank=True)
+    recorded_at = models.DateTimeField(_("enregistrée le"), default=timezone.now)
+
+    objects = WriteOnceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("révision d'un mois de monitoring")
+        verbose_name_plural = _("révisions du journal de monitoring")
+        ordering = ["order", "month", "recorded_at", "pk"]
+        indexes = [models.Index(fields=["order", "month"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.month:%m/%Y} ({self.get_source_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError(self.edit_refusal)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError(self.delete_refusal)
+
+
+class PerfStatus(models.TextChoices):
+    PERF_1 = "perf_1", _("PERF 1")
+    PERF_HALF = "perf_0_5", _("PERF 0,5")
+    PERF_0 = "perf_0", _("PERF 0")
+    NO_DATA = "no_data", _("pas assez de données")
+
+
+class PerfSummary(models.Model):
+    """Per order, the PERF windows so far (AF §3.3, §4.5), kept up to date on every write of the journal.
+
+    The portfolio reads these rows with one aggregate query instead of recomputing every window per request.
+    """
+
+    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, primary_key=True, related_name="perf")
+    status = models.CharField(_("niveau"), max_length=8, choices=PerfStatus.choices, default=PerfStatus.NO_DATA)
+    secondary_start = models.DateField(_("démarrage secondaire"), null=True, blank=True)
+    observation_end = models.DateField(_("fin de l'observation (18 mois)"), null=True, blank=True)
+    months_recorded = models.PositiveSmallIntegerField(_("mois relevés"), default=0)
+    best_first_month = models.DateField(_("meilleure fenêtre : début"), null=True, blank=True)
+    best_dt = models.PositiveIntegerField(_("meilleure fenêtre : Dt"), null=True, blank=True)
+    best_dm = models.PositiveIntegerField(_("meilleure fenêtre : Dm"), null=True, blank=True)
+    best_perf = models.DecimalField(_("meilleur PERF"), max_digits=3, decimal_places=1, default=0)
+    first_qualifying_month = models.DateField(_("première fenêtre qualifiante : début"), null=True, blank=True)
+    payable_amount = models.DecimalField(_("montant acquis (€)"), max_digits=10, decimal_places=2, default=0)
+    # Closest next level: documents still to send (Dm) or to produce (Dt) on the closest window; null when none.
+    missing_count = models.PositiveIntegerField(_("manquant"), null=True, blank=True)
+    missing_text = models.CharField(_("ce qui manque"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("synthèse PERF")
+        verbose_name_plural = _("synthèses PERF")
+        indexes = [
+            models.Index(
+                fields=["missing_count", "order"],
+                name="perf_summary_closest",
+                condition=models.Q(missing_count__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.get_status_display()}"
 
 
 # The scheduled jobs in French (``monitoring.reminders.SCAN_JOB`` is the daily scan).

@@ -149,3 +149,182 @@ def deadline_calendar_csv(request: HttpRequest) -> HttpResponse:
             ]
         )
     return response
+
+
+# --- Secondary prestation: portfolio, import, manual entry (AF §3.3, §4.5, §5.4) ----------------------------------
+
+PORTFOLIO_PAGE_SIZE = 50
+IMPORT_ERRORS_SHOWN = 200
+
+
+def _staff_with(request: HttpRequest, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
+def portfolio_bars(totals: dict[str, Any]) -> list[dict[str, Any]]:
+    """Horizontal bars of the portfolio chart: orders per PERF level (server-side SVG)."""
+    from monitoring.portfolio import LEVELS
+
+    largest = max([totals[key] for _status, key in LEVELS] + [1])
+    bars = []
+    for index, (status, key) in enumerate(LEVELS):
+        bars.append(
+            {
+                "key": key,
+                "label": status.label,
+                "count": totals[key],
+                "y": 10 + index * 34,
+                "width": round(420 * totals[key] / largest),
+            }
+        )
+    return bars
+
+
+@staff_member_required
+def secondary_portfolio(request: HttpRequest) -> TemplateResponse:
+    """How many orders sit at each PERF level, the revenue secured and at risk, the orders closest to a level."""
+    from monitoring.portfolio import closest_to_a_level, portfolio_totals
+    from orders.admin.common import euros
+
+    _staff_with(request, "orders.view_order")
+    today = rules.paris_date(timezone.now())
+    totals = portfolio_totals(today)
+    page = Paginator(closest_to_a_level(today), PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Prestation secondaire : portefeuille PERF"),
+        "totals": totals,
+        "bars": portfolio_bars(totals),
+        "secured": euros(totals["secured"]),
+        "at_risk": euros(totals["at_risk"]),
+        "lost": euros(totals["lost"]),
+        "page": page,
+        "rows": [{"summary": summary, "payable": euros(summary.payable_amount)} for summary in page.object_list],
+        "can_import": request.user.has_perm("orders.change_order"),
+    }
+    return TemplateResponse(request, "monitoring/portfolio.html", context)
+
+
+def _import_dir() -> "Any":
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.gettempdir()) / "segur-monitoring-imports"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@staff_member_required
+def secondary_import(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV/XLSX of monthly figures, see the preview (or every error with line and column), then confirm."""
+    import re
+    import uuid
+
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from monitoring.imports import IMPORT_TEMPLATE_HEADER, MAX_BYTES, MAX_BYTES_LABEL, ImportReport, import_file
+
+    _staff_with(request, "orders.change_order")
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": _("Importer des relevés mensuels"),
+        "max_size": MAX_BYTES_LABEL,
+        "header": IMPORT_TEMPLATE_HEADER,
+    }
+    if request.method == "POST" and request.POST.get("token"):
+        token, name = request.POST["token"], request.POST.get("filename", "")
+        if not re.fullmatch(r"[0-9a-f]{32}\.(csv|xlsx)", token):
+            raise Http404
+        path = _import_dir() / token
+        if not path.exists():
+            messages.error(request, _("Cet aperçu a expiré : déposez le fichier de nouveau."))
+            return redirect("admin:monitoring_secondary_import")
+        report = import_file(path.read_bytes(), name or token, user=request.user, reason=request.POST.get("reason", ""))
+        if report.errors:
+            context.update(report=report, errors=report.errors[:IMPORT_ERRORS_SHOWN])
+            return TemplateResponse(request, "monitoring/import.html", context)
+        path.unlink(missing_ok=True)
+        messages.success(
+            request,
+            _("Import enregistré : %(new)s mois nouveaux, %(corrections)s corrections, %(unchanged)s inchangés.")
+            % {"new": report.new_months, "corrections": report.corrections, "unchanged": report.unchanged},
+        )
+        return redirect("admin:monitoring_secondary_portfolio")
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        report = ImportReport()
+        if upload is None:
+            context["form_error"] = _("Fichier : choisissez un fichier CSV ou XLSX.")
+            return TemplateResponse(request, "monitoring/import.html", context)
+        if upload.size > MAX_BYTES:
+            content, name = b"x" * (MAX_BYTES + 1), upload.name  # refused by import_file with its message
+        else:
+            content, name = upload.read(), upload.name
+        report = import_file(content, name, user=request.user, reason=request.POST.get("reason", ""), dry_run=True)
+        context.update(report=report, errors=report.errors[:IMPORT_ERRORS_SHOWN], filename=name)
+        context["reason"] = request.POST.get("reason", "")
+        if not report.errors:
+            extension = "xlsx" if name.lower().endswith(".xlsx") else "csv"
+            token = f"{uuid.uuid4().hex}.{extension}"
+            (_import_dir() / token).write_bytes(content)
+            context["token"] = token
+    return TemplateResponse(request, "monitoring/import.html", context)
+
+
+@staff_member_required
+def secondary_record_month(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Manual entry or correction of one month from the order page (same validation as imports and the API)."""
+    from datetime import date
+
+    from django.contrib import messages
+    from django.shortcuts import get_object_or_404, redirect
+
+    from monitoring.imports import parse_integer, parse_month
+    from monitoring.models import RevisionSource
+    from monitoring.services import MonthReport, record_months
+    from orders.models import Order
+
+    _staff_with(request, "orders.change_order")
+    if request.method != "POST":
+        raise Http404
+    order = get_object_or_404(Order.objects.select_related("programme", "client"), pk=order_id)
+    back = redirect(reverse_order(order.pk) + "#suivi-secondaire")
+    month = parse_month(request.POST.get("month", ""))
+    figures = {name: parse_integer(request.POST.get(name, "")) for name in ("dt", "dm", "t", "tq", "ts")}
+    problems = []
+    if month is None:
+        problems.append(_("Mois : indiquez le mois au format MM/AAAA (ex. 03/2027)."))
+    problems += [
+        _("%(name)s : indiquez un nombre entier.") % {"name": name.capitalize() if len(name) == 2 else name.upper()}
+        for name, value in figures.items()
+        if value is None
+    ]
+    if problems:
+        for problem in problems:
+            messages.error(request, problem)
+        return back
+    assert isinstance(month, date)
+    report = MonthReport(month, *(int(figures[name] or 0) for name in ("dt", "dm", "t", "tq", "ts")))
+    result = record_months(
+        order, [report], source=RevisionSource.MANUAL, user=request.user, reason=request.POST.get("reason", "")
+    )
+    for _report, violations in result.rejected:
+        for violation in violations:
+            messages.error(request, violation.message)
+    if result.corrected:
+        messages.success(request, _("Correction enregistrée pour %(month)s.") % {"month": f"{month:%m/%Y}"})
+    elif result.saved:
+        messages.success(request, _("Mois %(month)s enregistré.") % {"month": f"{month:%m/%Y}"})
+    elif result.unchanged:
+        messages.info(
+            request, _("Mois %(month)s : chiffres identiques, rien n'a changé.") % {"month": f"{month:%m/%Y}"}
+        )
+    return back
+
+
+def reverse_order(order_id: int) -> str:
+    from django.urls import reverse
+
+    return reverse("admin:orders_order_change", args=[order_id])

@@ -283,6 +283,33 @@ class DemoBuilder:
             **extra,
         )
 
+    def secondary_monitoring(self, orders: list[Order], users: dict[str, Any]) -> None:
+        """Monthly figures in every PERF situation (AF §3.3): 1, 0,5, 0, not enough data, and one order that reaches
+        PERF 1 only once a mistyped month (Dt 400 for 40) is corrected — its history keeps both revisions."""
+        from monitoring.services import record_months
+
+        deployment = users["m.bernard"]
+        profiles = [[(40, 28)] * 8, [(40, 19)] * 8, [(40, 10)] * 8, [(40, 24)] * 3]
+        for order, figures in zip(orders, profiles, strict=False):
+            start = rules.secondary_start(order)
+            assert start is not None
+            reports = [
+                MonthReport(rules.add_months(start, i), dt, dm, 160, 130, 12) for i, (dt, dm) in enumerate(figures)
+            ]
+            assert not record_months(order, reports, user=deployment).rejected
+        if len(orders) > len(profiles):
+            order = orders[len(profiles)]
+            start = rules.secondary_start(order)
+            assert start is not None
+            figures = [(40, 24)] * 6
+            figures[2] = (400, 24)  # a zero too many in March: 144 sent of 600 → PERF 0
+            reports = [
+                MonthReport(rules.add_months(start, i), dt, dm, 160, 130, 12) for i, (dt, dm) in enumerate(figures)
+            ]
+            assert not record_months(order, reports, user=deployment).rejected
+            correction = [MonthReport(rules.add_months(start, 2), 40, 24, 160, 130, 12)]
+            assert not record_months(order, correction, user=deployment, reason="Dt saisi 400 au lieu de 40").rejected
+
     def walk(self, order: Order, target: str, start: datetime, users: dict[str, Any]) -> Order:
         """Take a firm-path order from draft to ``target``, each step a few days after the previous one."""
         sales, deployment, finance = users["c.durand"], users["m.bernard"], users["s.moreau"]
@@ -399,6 +426,7 @@ class DemoBuilder:
                     finance,
                     paid_at=received + timedelta(days=30),
                 )
+        self.secondary_monitoring([o for o in early if o.state == "balance_paid" and o not in secondary_orders], users)
         terminated = [order for order in early if order.state == "va_signed"][-PLAN["terminated"] :]
         for order in terminated:
             self.act(

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from monitoring.charts import order_panel
 from orders import asp_packages, documents, event_labels, invoices, rules, selectors, services
 from orders.admin.common import add_violations_to_form, client_kind_label, euros, state_badge, zip_response
 from orders.exceptions import BusinessRuleError
@@ -229,6 +230,7 @@ class OrderPageMixin:
                 for request_kind, label in ASP_PACKAGE_LABELS.items()
                 if order.state in ASP_PACKAGE_STATES[request_kind]
             ],
+            "secondary_monitoring": order_panel(order),  # monitoring/charts.py (AF §4.5)
             "events": readable_events(order),
             "event_count": event_count,
             "event_journal_url": reverse("admin:orders_orderevent_changelist") + f"?order__id__exact={order.pk}",

@@ -14,6 +14,13 @@ def order_after_va(db):
         return advance(make_order(), "va_signed")  # VA in October 2026 → secondary starts 1 November 2026
 
 
+@pytest.fixture(autouse=True)
+def months_over():
+    """Figures are recorded once their month is over (AF §3.3): the clock stands in August 2027."""
+    with time_machine.travel(paris(2027, 8, 10, 10), tick=False):
+        yield
+
+
 def test_valid_months_are_kept_and_invalid_ones_rejected_with_their_reason(order_after_va):
     reports = [
         MonthReport(date(2026, 11, 1), 20, 12, 50, 40, 5),
@@ -39,12 +46,13 @@ def test_valid_months_are_kept_and_invalid_ones_rejected_with_their_reason(order
     assert MonitoringMonth.objects.count() == 1
 
 
-def test_a_recorded_month_is_never_overwritten(order_after_va):
+def test_a_recorded_month_is_not_changed_without_the_reason_of_the_correction(order_after_va):
+    """AF §4.5: a correction says why; without a reason the recorded month stays what it was."""
     monitoring_record_months(order=order_after_va, reports=[MonthReport(date(2026, 11, 1), 20, 12, 50, 40, 5)])
 
     result = monitoring_record_months(order=order_after_va, reports=[MonthReport(date(2026, 11, 1), 99, 99, 99, 9, 9)])
 
-    assert [v.code for v in result.rejected[0][1]] == ["MONITORING_DUPLICATE"]
+    assert [v.code for v in result.rejected[0][1]] == ["MONITORING_CORRECTION_REASON"]
     assert MonitoringMonth.objects.get().documents_expected == 20
 
 

@@ -233,7 +233,8 @@ def test_the_monitoring_journal_lists_the_months_and_the_perf_reached():
         order = advance(make_order(), "balance_paid")
         start = rules.secondary_start(order)
         reports = [MonthReport(rules.add_months(start, i), 20, 13, 90, 70, 8) for i in range(6)]
-        monitoring_record_months(order=order, reports=reports)
+        with time_machine.travel(paris(2027, 7, 1, 10), tick=False):  # the months are over (AF §3.3)
+            monitoring_record_months(order=order, reports=reports)
         before_va = make_order()
 
         text = pdf_text(document_generate(order_id=order.pk, kind="monitoring_journal", acting_user=None))
