@@ -13,9 +13,9 @@ from django.urls import reverse
 
 from clients.models import Client
 from clients.resources import DoctorResource
-from orders import import_tasks, services
+from orders import deadline_store, import_tasks, services
 from orders.exceptions import BusinessRuleError
-from orders.models import Order, OrderEvent
+from orders.models import Order, OrderEvent, StoredDeadline
 from orders.resources import OrderImportResource
 from orders.roles import FINANCE_GROUP, SALES_GROUP
 from segur_portal import pending_imports
@@ -74,6 +74,27 @@ def test_an_order_import_makes_the_same_number_of_queries_for_3_and_60_rows():
     assert orders.count() == 63
     assert {order.number for order in orders} == {f"BC-{order.programme.code}-{order.pk:06d}" for order in orders}
     assert OrderEvent.objects.filter(action="create", order__in=orders, actor_label="importeur").count() == 63
+
+
+@pytest.mark.django_db
+def test_imported_orders_have_their_stored_deadlines_as_order_create_writes_them():
+    """Issue 13: the bulk insert writes the stored deadlines in the same transaction (``after_orders_created``),
+    the same rows as ``rules.order_deadlines`` gives (the order must be signed before Date 4, AF §4.3)."""
+    solution = make_solution()
+    dataset = orders_file([[doctor.rpps, label(solution), "V2", "", "", ""] for doctor in stored_doctors(5)])
+
+    import_queries(OrderImportResource(), dataset, make_user("importeur"))
+
+    orders = Order.objects.filter(client__name__startswith="Dr Stock ").select_related("programme", "solution")
+    assert orders.count() == 5
+    for order in orders:
+        stored = [
+            tuple(getattr(row, name) for name in deadline_store.ROW_FIELDS)
+            for row in StoredDeadline.objects.filter(order=order).order_by("due_at", "code")
+        ]
+        expected = sorted(deadline_store.open_deadlines(order), key=lambda row: (row[1], row[0]))
+        assert stored == expected != []
+        assert sum(1 for row in stored if row[-1]) == 1
 
 
 @pytest.mark.django_db
