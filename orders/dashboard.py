@@ -2,9 +2,8 @@
 readiness for the balance requests and the pace against Date 4 and Date 5 (AF §II, §4.3–§6.5).
 
 Every figure is an SQL aggregate over the orders (``GROUP BY`` or conditional sums): a bounded number of queries
-whatever the number of orders, and no Python loop over orders. The one exception is ``deadlines_ahead``, which reads
-the deadline engine through ``monitoring.selectors.deadline_calendar``: it is the one place to switch to a stored
-deadline table.
+whatever the number of orders, and no Python loop over orders. ``deadlines_ahead`` counts the stored deadlines
+(``orders.deadline_store``) per day and kind through ``monitoring.selectors.deadline_calendar``.
 """
 
 from dataclasses import dataclass, field
@@ -279,10 +278,11 @@ def by_vat_regime(orders: QuerySet[Order]) -> list[Row]:
 
 
 def deadline_calendar(*, now: datetime, days: int, salesperson_id: int | None = None) -> tuple[Any, list[Any]]:
-    """The deadline engine's calendar (overdue, then by day). The one place to read it from a stored table."""
+    """The deadline engine's calendar (overdue, then by day), counted per kind of deadline by the database from the
+    stored deadlines (``orders.deadline_store``): no row read per order (``rows_per_day=0``)."""
     from monitoring import selectors
 
-    return selectors.deadline_calendar(now=now, days=days, salesperson_id=salesperson_id)
+    return selectors.deadline_calendar(now=now, days=days, salesperson_id=salesperson_id, rows_per_day=0)
 
 
 @dataclass
@@ -309,21 +309,20 @@ def deadlines_ahead(now: datetime, *, salesperson_id: int | None = None) -> list
     ]
     calendar_url = reverse("deadline_calendar")
 
-    def add(group: DeadlineGroup, items: list[dict[str, Any]]) -> None:
-        for item in items:
-            deadline = item["deadline"]
-            group.count += 1
-            group.amount += item["amount"]
+    def add(group: DeadlineGroup, day: Any) -> None:
+        for counted in day.by_deadline():
+            group.count += counted["count"]
+            group.amount += counted["amount"]
             row = group.codes.setdefault(
-                deadline.code,
-                Row(deadline.action, 0, ZERO, f"{calendar_url}?code={deadline.code}", deadline.actor_label),
+                counted["code"],
+                Row(counted["action"], 0, ZERO, f"{calendar_url}?code={counted['code']}", counted["actor"]),
             )
-            row.count += 1
-            row.amount = (row.amount or ZERO) + item["amount"]
+            row.count += counted["count"]
+            row.amount = (row.amount or ZERO) + counted["amount"]
 
-    add(groups[0], overdue.items)
+    add(groups[0], overdue)
     for day in days:
-        add(groups[1] if day.day <= week_end else groups[2], day.items)
+        add(groups[1] if day.day <= week_end else groups[2], day)
     return groups
 
 
