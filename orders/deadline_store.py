@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -186,13 +186,40 @@ def reconcile(on_error: Callable[[int, BaseException], None] | None = None) -> R
 # --- A programme's dates or a solution's dossier moved: its orders' deadlines move with them ---------------------
 
 
+def _deadline_values(instance: Any, fields: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(instance, name) for name in fields)
+
+
+def _moved(instance: Any, fields: tuple[str, ...]) -> bool:
+    """Whether a save changed what the deadlines read (when unknown: yes)."""
+    before = getattr(instance, "_deadline_values_before", None)
+    return before is None or before != _deadline_values(instance, fields)
+
+
+def _remember(instance: Any, fields: tuple[str, ...]) -> None:
+    if instance.pk:
+        instance._deadline_values_before = type(instance).objects.filter(pk=instance.pk).values_list(*fields).first()
+
+
+@receiver(pre_save, sender=Programme, dispatch_uid="deadline_store_programme_before")
+def _programme_saving(sender: Any, instance: Programme, **kwargs: Any) -> None:
+    _remember(instance, rules.DEADLINE_PROGRAMME_FIELDS)
+
+
 @receiver(post_save, sender=Programme, dispatch_uid="deadline_store_programme")
 def _programme_saved(sender: Any, instance: Programme, created: bool, **kwargs: Any) -> None:
-    if not created:
+    """A programme's dates moved: its orders' deadlines are rewritten in the same transaction (a few seconds per
+    100 000 orders; only when a date or duration the deadlines read changed)."""
+    if not created and _moved(instance, rules.DEADLINE_PROGRAMME_FIELDS):
         rebuild(Order.objects.filter(programme_id=instance.pk))
+
+
+@receiver(pre_save, sender=Solution, dispatch_uid="deadline_store_solution_before")
+def _solution_saving(sender: Any, instance: Solution, **kwargs: Any) -> None:
+    _remember(instance, rules.DEADLINE_SOLUTION_FIELDS)
 
 
 @receiver(post_save, sender=Solution, dispatch_uid="deadline_store_solution")
 def _solution_saved(sender: Any, instance: Solution, created: bool, **kwargs: Any) -> None:
-    if not created:
+    if not created and _moved(instance, rules.DEADLINE_SOLUTION_FIELDS):
         rebuild(Order.objects.filter(solution_id=instance.pk))
