@@ -82,15 +82,20 @@ def _max_length(model: type[models.Model], name: str) -> int | None:
 def client_value_violations(data: dict[str, Any]) -> list[RuleViolation]:
     """Values no client may hold, whoever gives them (form, import, API): control characters and over-long texts,
     an invalid e-mail, a head count that is not a whole number within bounds, an unknown kind of centre."""
+    language = translation.get_language()
     violations = [
         rules.text_violation(
-            data.get(name), field=name, label=field_label(Client, name), max_length=_max_length(Client, name)
+            data.get(name),
+            field=name,
+            label=_field_label(Client, name, language),
+            max_length=_max_length(Client, name),
         )
         for name in CLIENT_TEXT_FIELDS
     ]
-    violations.append(rules.email_violation(data.get("email"), field="email", label=field_label(Client, "email")))
+    email_label = _field_label(Client, "email", language)
+    violations.append(rules.email_violation(data.get("email"), field="email", label=email_label))
     violations += [
-        rules.count_violation(data.get(name), field=name, label=field_label(Client, name), maximum=maximum)
+        rules.count_violation(data.get(name), field=name, label=_field_label(Client, name, language), maximum=maximum)
         for name, maximum in CLIENT_COUNT_MAXIMUMS.items()
     ]
     violations += [

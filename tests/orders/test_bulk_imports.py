@@ -352,3 +352,14 @@ def test_the_preview_keeps_the_diff_of_the_rows_it_shows():
     assert not result.has_validation_errors()
     assert "Dr Lot 950099" in "".join(result.rows[99].diff)
     assert result.rows[100].diff == []
+
+
+@pytest.mark.django_db
+def test_a_big_doctor_file_imported_again_changes_nothing_and_says_so():
+    """Beyond the previewed rows, stored clients still get their comparison: unchanged rows are skipped."""
+    user = make_user("importeur")
+    DoctorResource().import_data(doctors_file(range(960_000, 960_120)), user=user)
+
+    again = DoctorResource().import_data(doctors_file(range(960_000, 960_120)), user=user)
+
+    assert again.totals["skip"] == 120 and again.totals["new"] == 0
