@@ -34,4 +34,7 @@ urlpatterns = [
     path("deconnexion/", views.logout, name="logout"),
     path("commandes/<portal_order_number:number>/", views.order_detail, name="order"),
     path("documents/<int:document_id>/", views.document_download, name="document"),
+    path("documents/<int:document_id>/apercu/", views.document_preview, name="document_preview"),
+    path("documents/<int:document_id>/signer/", views.sign_document, name="sign"),
+    path("documents/<int:document_id>/signer/code/", views.sign_code, name="sign_code"),
 ]

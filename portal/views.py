@@ -20,13 +20,14 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from orders import progress, selectors
 from orders.models import Document
-from portal import services
+from portal import services, signing
 from portal.access import AccessRefused, ClientAccess, session_link
-from portal.models import PortalEventKind, PortalLink
+from portal.models import PortalEventKind, PortalLink, SigningCode
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ NO_ACCESS_MESSAGE = (
     "Pour ouvrir votre espace client, utilisez le lien personnel reçu par e-mail ou demandez-en un nouveau."
 )
 PortalView = Callable[..., HttpResponse]
+# A client session ends after 30 minutes without a page seen (issue #12); the personal link opens a new one.
+IDLE_TIMEOUT_SECONDS = 30 * 60
 
 
 class LinkRequestForm(forms.Form):
@@ -95,6 +98,7 @@ def client_required(view: PortalView) -> PortalView:
         if access is None:
             messages.info(request, NO_ACCESS_MESSAGE)
             return redirect("portal:request_link")
+        request.session.set_expiry(IDLE_TIMEOUT_SECONDS)  # every page seen restarts the 30 minutes
         return view(request, access, *args, **kwargs)
 
     return wrapper
@@ -112,6 +116,7 @@ def access(request: HttpRequest, token: str) -> HttpResponse:
     else:
         request.session.cycle_key()
         request.session[SESSION_KEY] = {"link": granted.link.pk}
+        request.session.set_expiry(IDLE_TIMEOUT_SECONDS)
         response = redirect(landing_page(request))
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -213,3 +218,149 @@ def document_download(request: HttpRequest, granted: ClientAccess, document_id: 
         filename=f"{document.order.number}-{document.kind}-v{document.version}{suffix}",
         content_type=content_type,
     )
+
+
+# --- Online signature (AF §4.3, §6.4) --------------------------------------------------------------------------------
+
+SIGNING_SESSION_KEY = "portal_signing"
+
+
+class SignatoryForm(forms.Form):
+    signatory_name = forms.CharField(
+        label="Nom et prénom du signataire",
+        max_length=signing.NAME_MAX_LENGTH,
+        error_messages={"required": "Nom et prénom du signataire : ce champ est obligatoire."},
+    )
+    signatory_capacity = forms.CharField(
+        label="Qualité du signataire",
+        max_length=signing.NAME_MAX_LENGTH,
+        help_text="Par exemple : médecin titulaire du cabinet, gérant de la SELARL, directeur de l'établissement.",
+        error_messages={"required": "Qualité du signataire : ce champ est obligatoire."},
+    )
+    consent = forms.BooleanField(
+        required=True, error_messages={"required": "Cochez la case de consentement pour signer."}
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code reçu par e-mail (6 chiffres)",
+        max_length=12,
+        error_messages={"required": "Saisissez le code à 6 chiffres reçu par e-mail."},
+    )
+
+
+def client_document(granted: ClientAccess, document_id: int) -> Document:
+    """A document of the client's own orders; any other is not found (404, never 403)."""
+    document = (
+        Document.objects.select_related("order__programme", "order__solution__provider", "order__client")
+        .filter(pk=document_id, order__client_id=granted.client.pk)
+        .first()
+    )
+    if document is None:
+        raise Http404("Document introuvable dans votre espace client.")
+    return document
+
+
+@client_required
+@xframe_options_sameorigin
+def document_preview(request: HttpRequest, granted: ClientAccess, document_id: int) -> FileResponse:
+    """The exact PDF to sign, shown inside the signing page (inline, framed by our own pages only)."""
+    document = client_document(granted, document_id)
+    if document.kind not in signing.SIGNABLE:
+        raise Http404("Document introuvable dans votre espace client.")
+    response = FileResponse(document.file.open("rb"), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{document.order.number}-{document.kind}.pdf"'
+    response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+    return response
+
+
+def signing_context(granted: ClientAccess, document: Document, **extra: Any) -> dict[str, Any]:
+    return {
+        "access": granted,
+        "order": document.order,
+        "document": document,
+        "label": signing.SIGNABLE[document.kind].label,
+        "consent_text": signing.consent_text(document),
+        "refusal": signing.signing_refusal(document),
+        **extra,
+    }
+
+
+@client_required
+def sign_document(request: HttpRequest, granted: ClientAccess, document_id: int) -> HttpResponse:
+    """Step 1: read the PDF, say who signs and in what capacity, consent; a code is then e-mailed."""
+    document = client_document(granted, document_id)
+    if document.kind not in signing.SIGNABLE:
+        raise Http404("Document introuvable dans votre espace client.")
+    form = SignatoryForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            signing_code = signing.code_send(
+                granted=granted,
+                document=document,
+                signatory_name=form.cleaned_data["signatory_name"],
+                signatory_capacity=form.cleaned_data["signatory_capacity"],
+                consent=form.cleaned_data["consent"],
+            )
+        except signing.SigningRefused as refused:
+            form.add_error(refused.field or None, refused.message)
+            status = 400
+        else:
+            services.event_record(
+                PortalEventKind.CODE_SENT,
+                client=granted.client,
+                email=granted.email,
+                meta=request_meta(request),
+                order=document.order,
+                document=document,
+            )
+            pending = request.session.get(SIGNING_SESSION_KEY) or {}
+            pending[str(document.pk)] = signing_code.pk
+            request.session[SIGNING_SESSION_KEY] = pending
+            return redirect("portal:sign_code", document_id=document.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "portal/sign.html", signing_context(granted, document, form=form), status=status)
+
+
+@client_required
+def sign_code(request: HttpRequest, granted: ClientAccess, document_id: int) -> HttpResponse:
+    """Step 2: the one-time code confirms the signature; the sealed copy is then in the client's documents."""
+    document = client_document(granted, document_id)
+    pending = request.session.get(SIGNING_SESSION_KEY) or {}
+    signing_code_id = pending.get(str(document.pk))
+    if document.kind not in signing.SIGNABLE:
+        raise Http404("Document introuvable dans votre espace client.")
+    if not isinstance(signing_code_id, int):
+        messages.info(request, "Pour signer, indiquez d'abord le signataire : un code vous sera envoyé par e-mail.")
+        return redirect("portal:sign", document_id=document.pk)
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            signing.sign(
+                granted=granted,
+                signing_code_id=signing_code_id,
+                typed=form.cleaned_data["code"],
+                ip_address=request_meta(request).ip_address,
+                user_agent=request_meta(request).user_agent,
+            )
+        except signing.SigningRefused as refused:
+            form.add_error("code", refused.message)
+            status = 400
+        else:
+            pending.pop(str(document.pk), None)
+            request.session[SIGNING_SESSION_KEY] = pending
+            messages.success(
+                request,
+                f"C'est signé : « {signing.SIGNABLE[document.kind].label} » est signé électroniquement. "
+                "Votre copie signée est dans vos documents et vous a été envoyée par e-mail.",
+            )
+            return redirect("portal:order", number=document.order.number)
+    elif request.method == "POST":
+        status = 400
+    code = SigningCode.objects.filter(pk=signing_code_id).only("email", "expires_at").first()
+    context = signing_context(granted, document, form=form, signing_code=code)
+    return render(request, "portal/sign_code.html", context, status=status)
