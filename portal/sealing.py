@@ -7,16 +7,21 @@ The certificate is a PKCS#12 file whose path and password come from the environm
 """
 
 import io
+import logging
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 DEMO_PASSWORD = "demo-segur"  # noqa: S105 — the self-signed demo certificate only
 
 
@@ -137,8 +142,7 @@ def seal(pdf: bytes, *, reason: str, location: str = "France") -> bytes:
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
     )
-    output = signers.sign_pdf(writer, metadata, signer=_signer())
-    return output.getvalue()
+    return in_own_thread(lambda: signers.sign_pdf(writer, metadata, signer=_signer()).getvalue())
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,18 @@ class SealCheck:
         return self.intact and self.trusted
 
 
+def in_own_thread(function: Callable[[], T]) -> T:
+    """pyHanko's synchronous calls run their own asyncio loop, refused inside a running one (an async view, the
+    browser tests' Playwright): they run in a thread of their own."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(function).result()
+
+
 def seal_validate(pdf: bytes) -> SealCheck:
+    return in_own_thread(lambda: _seal_validate(pdf))
+
+
+def _seal_validate(pdf: bytes) -> SealCheck:
     """Check the PAdES seal of ``pdf`` against the provider's certificate: intact (not one byte changed since) and
     made by that certificate. An unreadable or unsigned PDF is reported as not intact."""
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -168,6 +183,7 @@ def seal_validate(pdf: bytes) -> SealCheck:
             return SealCheck(False, False, "")
         status = validate_pdf_signature(signatures[-1], ValidationContext(trust_roots=[certificate]))
     except Exception:  # a damaged file: whatever broke it, the seal does not hold
+        logger.info("seal validation failed", exc_info=True)
         return SealCheck(False, False, "")
     whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     signer = status.signing_cert.subject.human_friendly

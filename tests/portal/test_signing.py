@@ -105,9 +105,7 @@ def test_the_evidence_chain_verifies_and_breaks_when_one_row_is_edited(client, d
     assert "intacte (2 preuves" in capsys.readouterr().out
 
     with connection.cursor() as cursor:  # someone with database access edits a row
-        cursor.execute(
-            f"UPDATE {SignatureEvidence._meta.db_table} SET signatory_name = 'Autre' WHERE id = %s", [first.pk]
-        )
+        cursor.execute("UPDATE portal_signatureevidence SET signatory_name = 'Autre' WHERE id = %s", [first.pk])
 
     assert [problem.evidence_id for problem in evidence_chain_verify()] == [first.pk]
     with pytest.raises(CommandError):
