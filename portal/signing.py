@@ -11,6 +11,7 @@ signed) with the sealed copy as the signed document, and an evidence row is appe
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -468,6 +469,12 @@ def signature_request_send(*, order_id: int, acting_user: object) -> SignatureIn
         )
         transaction.on_commit(outbox_send_soon)
     return invitation
+
+
+def reminders_follow_sending() -> bool:
+    """Clients are reminded only of documents sent to them for signature (issue #12), unless the deployment switches
+    it off (``SEGUR_CLIENT_REMINDERS_AFTER_SENDING=0``: a provider that does not use online signing)."""
+    return os.environ.get("SEGUR_CLIENT_REMINDERS_AFTER_SENDING", "1") != "0"
 
 
 def invited_order_kinds(order_ids: list[int]) -> set[tuple[int, str]]:
