@@ -46,7 +46,10 @@ def demo_certificate_ensure(path: Path | None = None, password: str = DEMO_PASSW
     from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509.oid import NameOID
 
-    path = path or seal_configuration().pkcs12_path
+    if path is None:
+        path = seal_configuration().pkcs12_path
+        if os.environ.get("SEGUR_SEAL_PKCS12_PATH"):  # the provider's own certificate: never replaced by a demo one
+            return path
     if path.exists():
         return path
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
