@@ -73,7 +73,7 @@ class SigningRefused(Exception):
         self.field = field
 
 
-def _plain(message: str) -> str:
+def plain_text(message: str) -> str:
     """A rule's message without its section reference, as a client reads it."""
     return re.sub(r"\s*\((?:AF|SPEC|CCTP)[^)]*\)", "", message).strip()
 
@@ -113,7 +113,7 @@ def signing_refusal(document: Document, now: datetime | None = None) -> str | No
     if violations:
         if any(v.code == "STATE_NOT_ALLOWED" for v in violations):
             return "Ce document ne peut pas être signé à cette étape de votre commande. Contactez votre éditeur."
-        return "Signature impossible pour le moment : " + " ".join(_plain(v.message) for v in violations)
+        return "Signature impossible pour le moment : " + " ".join(plain_text(v.message) for v in violations)
     return None
 
 
@@ -335,7 +335,7 @@ def sign(
             transaction.on_commit(lambda: signed_copy_send(evidence.pk))
     except BusinessRuleError as error:
         raise SigningRefused(
-            "Signature impossible : " + " ".join(_plain(v.message) for v in error.violations)
+            "Signature impossible : " + " ".join(plain_text(v.message) for v in error.violations)
         ) from error
     return evidence
 

@@ -23,9 +23,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from orders import progress, selectors
-from orders.models import Document
-from portal import services, signing
+from orders import progress, rules, selectors
+from orders.exceptions import BusinessRuleError
+from orders.models import Document, Order
+from portal import client_requests, services, signing
 from portal.access import AccessRefused, ClientAccess, session_link
 from portal.models import PortalEventKind, PortalLink, SigningCode
 
@@ -180,6 +181,10 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
     context = {
         "access": granted,
         "order": order,
+        "pre_order_deadline": rules.pre_order_deadline(order, order.programme) if order.state == "pre_order" else None,
+        "portability_open": client_requests.portability_open(order),
+        "portability_due": client_requests.portability_due(order),
+        "usage_months": usage_months(order),
         "text": progress.client_state_text(order),
         "steps": progress.order_steps(order),
         "actions": [(action, latest_by_kind.get(action.document_kind)) for action in actions],
@@ -187,6 +192,55 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
         "provider": order.solution.provider,
     }
     return render(request, "portal/order_detail.html", context)
+
+
+def usage_months(order: Order) -> list[dict[str, Any]]:
+    """After the secondary prestation starts (AF §4.5), each month's share of documents sent, in words (PERF: at
+    least 60 % sent for the full level, 40 % for half, over six months, AF §3.3)."""
+    if rules.secondary_start(order) is None:
+        return []
+    rows = []
+    for month in order.monitoring_months.order_by("month"):
+        share = round(100 * month.documents_sent / month.documents_expected) if month.documents_expected else None
+        if share is None:
+            words = "aucun document à envoyer ce mois-là"
+        elif share >= 60:
+            words = "objectif atteint (60 % au moins : niveau plein)"
+        elif share >= 40:
+            words = "objectif atteint à moitié (entre 40 % et 60 %)"
+        else:
+            words = "objectif non atteint (moins de 40 %)"
+        rows.append(
+            {
+                "month": month.month,
+                "sent": month.documents_sent,
+                "expected": month.documents_expected,
+                "share": share,
+                "words": words,
+            }
+        )
+    return rows
+
+
+@client_required
+@require_POST
+def portability_request(request: HttpRequest, granted: ClientAccess, number: str) -> HttpResponse:
+    """The client asks for its data (AF §4.4): recorded through the order's action, confirmed by e-mail."""
+    order = selectors.client_orders(granted.client.pk).filter(number=number).first()
+    if order is None:
+        raise Http404("Commande introuvable dans votre espace client.")
+    try:
+        order = client_requests.portability_request(granted=granted, order_id=order.pk)
+    except BusinessRuleError as error:
+        messages.error(request, "Demande impossible : " + signing.plain_text(error.message))
+    else:
+        messages.success(
+            request,
+            "Votre demande de portabilité est enregistrée ; une confirmation vous a été envoyée par e-mail. "
+            f"L'export de vos données vous sera remis au plus tard le "
+            f"{client_requests.portability_due(order):%d/%m/%Y} à 12 h.",
+        )
+    return redirect("portal:order", number=order.number)
 
 
 @client_required
