@@ -74,8 +74,8 @@ def test_the_order_page_says_what_to_sign_before_date_5_and_offers_the_document(
     assert "Ce qu'il vous reste à faire" in page
     assert "Signer la Vérification d'Aptitude (VA)" in page
     date_5 = timezone.localtime(installed_order.programme.date_5)
-    assert f"au plus tard le {date_format(date_5, 'l d F Y')} à 12:00" in read
-    assert "(AF §4.4)" in page
+    assert f"au plus tard le {date_format(date_5, 'l j F Y')} à 12 h" in read  # «12 h», issue #12
+    assert "AF §" not in page  # no section numbers for clients (issue #12)
     assert reverse("portal:document", args=[va.pk]) in page
     assert "Mise à jour installée" in page and "étape en cours" in page
 

@@ -104,7 +104,9 @@ def test_signing_needs_the_code_of_this_request_even_with_a_valid_session(client
     assert Document.objects.filter(order=mine, kind="signed_order_form").count() == 1
 
 
-@pytest.mark.parametrize(("pilot", "kind", "state"), [(True, "pilot_pv", "pilot_pv_signed"), (False, "va", "va_signed")])
+@pytest.mark.parametrize(
+    ("pilot", "kind", "state"), [(True, "pilot_pv", "pilot_pv_signed"), (False, "va", "va_signed")]
+)
 def test_the_pilot_pv_and_the_va_are_signed_online(client, pilot, kind, state):
     order = advance(make_order(client=make_doctor(email="dr.pv@cabinet.example"), is_pilot=pilot), "installed")
     document = document_generate(order_id=order.pk, kind=kind, acting_user=None)
