@@ -179,3 +179,56 @@ class SignatureEvidence(WriteOnceRecord, models.Model):
 
     def __str__(self) -> str:
         return f"{self.document} — {self.signatory_name}"
+
+
+class SatisfactionAnswer(models.Model):
+    """A client's answer to the short satisfaction questionnaire offered after its VA (the provider's AF §6.1
+    commitment), aggregated for the report to the ANS due 18 months after the last VA."""
+
+    SCORES = [(score, str(score)) for score in range(1, 6)]
+
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="satisfaction_answer")
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    overall = models.PositiveSmallIntegerField(_("satisfaction générale"), choices=SCORES)
+    installation = models.PositiveSmallIntegerField(_("déroulement de l'installation"), choices=SCORES)
+    support = models.PositiveSmallIntegerField(_("accompagnement et formation"), choices=SCORES)
+    recommend = models.BooleanField(_("recommanderait la mise à jour"))
+    comment = models.TextField(_("commentaire"), blank=True, max_length=2000)
+    answered_at = models.DateTimeField(_("répondu le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("réponse au questionnaire de satisfaction")
+        verbose_name_plural = _("questionnaire de satisfaction")
+        ordering = ["-answered_at"]
+
+    def __str__(self) -> str:
+        return f"{self.order} — {self.overall}/5"
+
+
+class TrainingFormat(models.TextChoices):
+    REMOTE = "remote", _("En ligne (visioconférence)")
+    ON_SITE = "on_site", _("Sur place")
+    RECORDING = "recording", _("Enregistrement à revoir")
+
+
+class TrainingSession(models.Model):
+    """A training session offered to clients (AF §3.2), added by deployment staff and listed in the client space."""
+
+    title = models.CharField(_("titre"), max_length=200)
+    starts_at = models.DateTimeField(_("date et heure"), null=True, blank=True)
+    format = models.CharField(_("format"), max_length=16, choices=TrainingFormat.choices)
+    link = models.URLField(_("lien (inscription, visioconférence ou enregistrement)"), blank=True)
+    material = models.URLField(_("support de formation"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=2000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("ajoutée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("session de formation")
+        verbose_name_plural = _("sessions de formation")
+        ordering = ["-starts_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -28,7 +28,7 @@ from orders.exceptions import BusinessRuleError
 from orders.models import Document, Order
 from portal import client_requests, services, signing
 from portal.access import AccessRefused, ClientAccess, session_link
-from portal.models import PortalEventKind, PortalLink, SigningCode
+from portal.models import PortalEventKind, PortalLink, SatisfactionAnswer, SigningCode, TrainingSession
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +185,8 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
         "portability_open": client_requests.portability_open(order),
         "portability_due": client_requests.portability_due(order),
         "usage_months": usage_months(order),
+        "satisfaction_open": order.va_signed_at is not None
+        and not SatisfactionAnswer.objects.filter(order=order).exists(),
         "text": progress.client_state_text(order),
         "steps": progress.order_steps(order),
         "actions": [(action, latest_by_kind.get(action.document_kind)) for action in actions],
@@ -418,3 +420,76 @@ def sign_code(request: HttpRequest, granted: ClientAccess, document_id: int) -> 
     code = SigningCode.objects.filter(pk=signing_code_id).only("email", "expires_at").first()
     context = signing_context(granted, document, form=form, signing_code=code)
     return render(request, "portal/sign_code.html", context, status=status)
+
+
+# --- Satisfaction questionnaire (AF §6.1) and training sessions (AF §3.2) ---------------------------------------------
+
+SCORE_CHOICES = [(str(score), str(score)) for score in range(1, 6)]
+
+
+class SatisfactionForm(forms.Form):
+    overall = forms.TypedChoiceField(
+        label="Dans l'ensemble, êtes-vous satisfait de la mise à jour ?",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Satisfaction générale : choisissez une note de 1 à 5."},
+    )
+    installation = forms.TypedChoiceField(
+        label="Comment s'est passée l'installation ?",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Installation : choisissez une note de 1 à 5."},
+    )
+    support = forms.TypedChoiceField(
+        label="Avez-vous été bien accompagné et formé ?",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Accompagnement : choisissez une note de 1 à 5."},
+    )
+    recommend = forms.TypedChoiceField(
+        label="Recommanderiez-vous cette mise à jour à un confrère ?",
+        choices=[("oui", "Oui"), ("non", "Non")],
+        coerce=lambda value: value == "oui",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Recommandation : répondez oui ou non."},
+    )
+    comment = forms.CharField(
+        label="Un commentaire ? (facultatif)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"max_length": "Commentaire : 2000 caractères au plus."},
+    )
+
+
+@client_required
+def satisfaction(request: HttpRequest, granted: ClientAccess, number: str) -> HttpResponse:
+    """The short questionnaire, offered once the VA is signed, answered once per order."""
+    order = selectors.client_orders(granted.client.pk).filter(number=number).first()
+    if order is None:
+        raise Http404("Commande introuvable dans votre espace client.")
+    if order.va_signed_at is None or SatisfactionAnswer.objects.filter(order=order).exists():
+        messages.info(
+            request, "Le questionnaire est proposé une fois la vérification d'aptitude signée, une seule fois."
+        )
+        return redirect("portal:order", number=order.number)
+    form = SatisfactionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        SatisfactionAnswer.objects.get_or_create(order=order, defaults={"client": granted.client, **form.cleaned_data})
+        messages.success(request, "Merci pour vos réponses : elles aident votre éditeur à s'améliorer.")
+        return redirect("portal:order", number=order.number)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "portal/satisfaction.html", {"access": granted, "order": order, "form": form}, status=status)
+
+
+@client_required
+def trainings(request: HttpRequest, granted: ClientAccess) -> HttpResponse:
+    """Training sessions offered by the provider (AF §3.2): upcoming first, then recordings and past sessions."""
+    now = timezone.now()
+    sessions = list(TrainingSession.objects.all())
+    upcoming = sorted((s for s in sessions if s.starts_at and s.starts_at >= now), key=lambda s: s.starts_at)
+    others = [s for s in sessions if not (s.starts_at and s.starts_at >= now)]
+    return render(request, "portal/trainings.html", {"access": granted, "upcoming": upcoming, "others": others})
