@@ -9,17 +9,19 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.reminders import outbox_send_due
 from orders.models import Document, Programme
 from orders.roles import SALES_GROUP
+from portal.access import access_token
 from portal.evidence import evidence_chain_verify
-from portal.models import SignatureEvidence
+from portal.models import SignatureEvidence, TrainingSession
 from portal.sealing import demo_certificate_ensure, seal_validate
 from portal.signing import signature_request_send
-from tests.e2e.browser import screenshots, staff_user
-from tests.factories import make_doctor, make_order
+from tests.e2e.browser import SCREENSHOTS, screenshots, staff_user
+from tests.factories import advance, make_doctor, make_order
 
 
 def no_horizontal_scroll(page) -> None:
@@ -99,9 +101,44 @@ def test_a_client_signs_the_order_form_online_from_the_email(
     tampered[len(pdf) // 3] ^= 0x01
     assert not seal_validate(bytes(tampered)).valid
     assert mail_to("dr.signe@cabinet.example", "copie signée").attachments
-    (tmp_path / "signed.pdf").write_bytes(pdf)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "client-signing-signed.pdf").write_bytes(pdf)  # rendered with pdftoppm and looked at
     assert evidence_chain_verify() == []
     row = SignatureEvidence.objects.get()
     with connection.cursor() as cursor:
         cursor.execute("UPDATE portal_signatureevidence SET ip_address = '10.9.9.9' WHERE id = %s", [row.pk])
     assert [problem.evidence_id for problem in evidence_chain_verify()] == [row.pk]
+
+
+@pytest.mark.usefixtures("programme_data")
+def test_the_client_space_pages_of_issue_12_read_well_on_a_phone(live_server, new_browser_page, assert_accessible):
+    order = advance(make_order(client=make_doctor(email="dr.avis@cabinet.example")), "va_signed")
+    TrainingSession.objects.create(
+        title="Prise en main de la mise à jour",
+        starts_at=timezone.now() + timedelta(days=5),
+        format="remote",
+        link="https://visio.example/prise-en-main",
+        material="https://docs.example/support.pdf",
+    )
+    page = new_browser_page()
+    page.goto(live_server.url + reverse("portal:access", args=[access_token(order.client, order.client.email)]))
+    page.goto(live_server.url + reverse("portal:order", args=[order.number]))
+    page.click("text=Répondre au questionnaire")
+    assert_accessible(page, "satisfaction questionnaire")
+    no_horizontal_scroll(page)
+    screenshots(page, "client-satisfaction")
+    page.check("#id_overall_3")
+    page.check("#id_installation_4")
+    page.check("#id_support_4")
+    page.check("#id_recommend_0")
+    page.click("text=Envoyer mes réponses")
+    assert "Merci pour vos réponses" in page.locator(".messages").inner_text()
+    page.click("text=Demander l'export de mes données")
+    assert "portabilité est enregistrée" in page.locator(".messages").inner_text()
+    assert_accessible(page, "order page after the portability request")
+    no_horizontal_scroll(page)
+    screenshots(page, "client-order-completed")
+    page.click("text=Formations")
+    assert_accessible(page, "training sessions")
+    no_horizontal_scroll(page)
+    screenshots(page, "client-trainings")
