@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Avg, Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -52,6 +53,7 @@ class TrainingSessionAdmin(admin.ModelAdmin):
     """Training sessions offered to clients (AF §3.2), listed in the client space."""
 
     list_display = ("title", "starts_at", "format", "link", "material")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ("format",)
     search_fields = ("title",)
 

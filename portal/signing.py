@@ -78,8 +78,9 @@ def plain_text(message: str) -> str:
     return re.sub(r"\s*\((?:AF|SPEC|CCTP)[^)]*\)", "", message).strip()
 
 
-def date_4_text(order: Order) -> str:
-    moment = order.programme.date_4.astimezone(rules.PARIS)
+def moment_text(value: datetime) -> str:
+    """«16/12/2026 à 12 h» (Paris time), as clients read a deadline."""
+    moment = value.astimezone(rules.PARIS)
     return f"{moment:%d/%m/%Y} à {moment.hour} h" + (f" {moment:%M}" if moment.minute else "")
 
 
@@ -106,7 +107,7 @@ def signing_refusal(document: Document, now: datetime | None = None) -> str | No
     if document.kind == "order_form" and now > order.programme.date_4:
         return (
             f"Le bon de commande ne peut plus être signé : la date limite de signature, fixée par le programme Ségur, "
-            f"était le {date_4_text(order)}. Contactez votre éditeur."
+            f"était le {moment_text(order.programme.date_4)}. Contactez votre éditeur."
         )
     action = services.ACTIONS[signable.action]
     violations = services.action_violations(order, action, _params(document, "", now), None, now)
@@ -402,10 +403,11 @@ def kind_to_sign(order: Order) -> str | None:
     return None
 
 
-def signature_request_send(*, order_id: int, acting_user: object) -> SignatureInvitation:
+def signature_request_send(*, order_id: int, acting_user: object, notify: bool = True) -> SignatureInvitation:
     """Staff "send for signature": the document to sign is generated if it does not exist yet (latest version
-    otherwise), and the client is e-mailed a personal link to read and sign it. From then on the deadline engine
-    reminds the client (``invited_orders``). Refused with ``BusinessRuleError`` (nothing sent)."""
+    otherwise), and the client is e-mailed a personal link to read and sign it (``notify=False``: recorded only, for
+    the demo data). From then on the deadline engine reminds the client (``invited_order_kinds``). Refused with
+    ``BusinessRuleError`` (nothing sent)."""
     from monitoring.reminders import client_email_context, outbox_add, outbox_send_soon
     from orders.documents import document_generate
     from orders.exceptions import RuleViolation
@@ -437,7 +439,6 @@ def signature_request_send(*, order_id: int, acting_user: object) -> SignatureIn
         raise BusinessRuleError([RuleViolation("NOT_SIGNABLE", refusal, "AF §4.3")])
     now = timezone.now()
     deadline = order.programme.date_4 if kind == "order_form" else order.programme.date_5
-    moment = deadline.astimezone(rules.PARIS)
     with transaction.atomic():
         invitation = SignatureInvitation.objects.create(
             order=order,
@@ -446,19 +447,20 @@ def signature_request_send(*, order_id: int, acting_user: object) -> SignatureIn
             sent_at=now,
             sent_by=acting_user if getattr(acting_user, "is_authenticated", False) else None,
         )
-        context = client_email_context(order, address)
-        outbox_add(
-            key=f"signature_invitation:{invitation.pk}",
-            kind="signature_invitation",
-            to=address,
-            subject=f"{SIGNABLE[kind].label} de votre commande Ségur {order.number} : à signer en ligne",
-            template="emails/signature_invitation",
-            context={
-                **context,
-                "label": SIGNABLE[kind].label,
-                "deadline_text": f"{moment:%d/%m/%Y} à {moment.hour} h" + (f" {moment:%M}" if moment.minute else ""),
-            },
-        )
+        if notify:
+            outbox_add(
+                key=f"signature_invitation:{invitation.pk}",
+                kind="signature_invitation",
+                to=address,
+                subject=f"{SIGNABLE[kind].label} de votre commande Ségur {order.number} : à signer en ligne",
+                template="emails/signature_invitation",
+                context={
+                    **client_email_context(order, address),
+                    "label": SIGNABLE[kind].label,
+                    "deadline_text": moment_text(deadline),
+                },
+            )
+            transaction.on_commit(outbox_send_soon)
         event_record(
             PortalEventKind.SENT_FOR_SIGNATURE,
             client=order.client,
@@ -467,7 +469,6 @@ def signature_request_send(*, order_id: int, acting_user: object) -> SignatureIn
             order=order,
             document=document,
         )
-        transaction.on_commit(outbox_send_soon)
     return invitation
 
 
