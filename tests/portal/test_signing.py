@@ -104,8 +104,11 @@ def test_the_evidence_chain_verifies_and_breaks_when_one_row_is_edited(client, d
     call_command("verify_signature_evidence")
     assert "intacte (2 preuves" in capsys.readouterr().out
 
-    with connection.cursor() as cursor:  # someone with database access edits a row
+    with connection.cursor() as cursor:  # someone owning the database disables the write-once trigger, edits a row
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE portal_signatureevidence DISABLE TRIGGER portal_signatureevidence_write_once")
         cursor.execute("UPDATE portal_signatureevidence SET signatory_name = 'Autre' WHERE id = %s", [first.pk])
+        cursor.execute("ALTER TABLE portal_signatureevidence ENABLE TRIGGER portal_signatureevidence_write_once")
 
     assert [problem.evidence_id for problem in evidence_chain_verify()] == [first.pk]
     with pytest.raises(CommandError):
