@@ -48,6 +48,7 @@ from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState, Programme, Solution, StoredDeadline
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
 from portal.access import access_links_batch, access_url
+from portal.signing import REMINDER_DOCUMENT, invited_order_kinds, reminders_follow_sending
 
 logger = logging.getLogger(__name__)
 
@@ -441,10 +442,18 @@ def queue_reminders(
     e-mails and their dispatch rows, staff dispatch rows attached to each person's digest of the day)."""
     per_staff: dict[Any, list[DueReminder]] = defaultdict(list)
     per_client: list[tuple[str, DueReminder]] = []
+    # A client is reminded to sign only a document staff sent it for signature (issue #12).
+    gated = reminders_follow_sending()
+    asked = [r.order.pk for r in due if r.order is not None and r.deadline.code in CLIENT_TEMPLATES]
+    invited = invited_order_kinds(asked) if gated else set()
     for reminder in due:
         for user in staff_recipients(reminder.order, reminder.deadline, reminder.offset, staff):
             per_staff[user].append(reminder)
-        client_action = reminder.order is not None and reminder.deadline.code in CLIENT_TEMPLATES
+        client_action = (
+            reminder.order is not None
+            and reminder.deadline.code in CLIENT_TEMPLATES
+            and (not gated or (reminder.order.pk, REMINDER_DOCUMENT[reminder.deadline.code]) in invited)
+        )
         if client_action and reminder.offset != OVERDUE and _client_email(reminder.order):
             per_client.append((_client_email(reminder.order), reminder))
     candidate_keys = [r.key(f"user:{user.pk}") for user, items in per_staff.items() for r in items]

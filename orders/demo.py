@@ -509,6 +509,9 @@ class DemoBuilder:
 
 def seed_demo(now: datetime | None = None) -> DemoResult:
     """Create the demo data once; a second call changes nothing and reports what is there."""
+    from portal.sealing import demo_certificate_ensure
+
+    demo_certificate_ensure()  # the self-signed sealing certificate of online signatures, under var/ (issue #12)
     if Provider.objects.filter(siren=DEMO_PROVIDER_SIREN).exists():
         return DemoResult(False, Counter(Order.objects.values_list("state", flat=True)))
     with transaction.atomic():
@@ -529,6 +532,9 @@ def showcase_client_order() -> Order | None:
         .first()
     )
     if order is not None and not order.documents.exists():
-        for kind in (DocumentKind.ORDER_FORM, DocumentKind.VA):
-            document_generate(order_id=order.pk, kind=kind, acting_user=None)
+        from portal.signing import signature_request_send
+
+        document_generate(order_id=order.pk, kind=DocumentKind.ORDER_FORM, acting_user=None)
+        # The VA, offered to be signed online (issue #12); the demo mails nothing.
+        signature_request_send(order_id=order.pk, acting_user=None, notify=False)
     return order

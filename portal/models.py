@@ -17,6 +17,9 @@ class PortalEventKind(models.TextChoices):
     LOGOUT = "logout", _("Déconnexion")
     DOWNLOAD = "download", _("Téléchargement")
     LINKS_REVOKED = "links_revoked", _("Liens révoqués")
+    CODE_SENT = "code_sent", _("Code de signature envoyé")
+    SIGNED = "signed", _("Document signé en ligne")
+    SENT_FOR_SIGNATURE = "sent_to_sign", _("Envoyé pour signature")
 
 
 class PortalEvent(WriteOnceRecord, models.Model):
@@ -90,3 +93,142 @@ class LinkRequestCounter(models.Model):
 
     def __str__(self) -> str:
         return self.scope
+
+
+class SignatureInvitation(models.Model):
+    """Staff sent a document to the client for signature ("send for signature"): from then on, and only then, the
+    deadline engine reminds the client to sign it (a client is never asked to sign a document that does not exist)."""
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="signature_invitations")
+    document = models.ForeignKey("orders.Document", on_delete=models.PROTECT, related_name="signature_invitations")
+    email = models.EmailField(_("envoyé à"))
+    sent_at = models.DateTimeField(_("envoyé le"), db_index=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("envoyé par")
+    )
+
+    class Meta:
+        verbose_name = _("envoi pour signature")
+        verbose_name_plural = _("envois pour signature")
+        ordering = ["-sent_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.document} → {self.email}"
+
+
+class SigningCode(models.Model):
+    """A one-time code e-mailed to the signatory to confirm one signature (6 digits, 10 minutes, 5 tries); only its
+    keyed hash is stored. What the signatory typed (name, capacity, consent) waits here until the code is given."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="signing_codes")
+    document = models.ForeignKey("orders.Document", on_delete=models.PROTECT, related_name="signing_codes")
+    link = models.ForeignKey(PortalLink, on_delete=models.PROTECT, related_name="signing_codes")
+    email = models.EmailField(_("envoyé à"))
+    code_hash = models.CharField(_("empreinte du code"), max_length=100, editable=False)
+    signatory_name = models.CharField(_("signataire"), max_length=200)
+    signatory_capacity = models.CharField(_("qualité"), max_length=200)
+    consent_text = models.TextField(_("texte du consentement"))
+    document_sha256 = models.CharField(_("empreinte du document présenté"), max_length=64)
+    sent_at = models.DateTimeField(_("envoyé le"))
+    expires_at = models.DateTimeField(_("expire le"))
+    attempts = models.PositiveSmallIntegerField(_("essais"), default=0)
+    used_at = models.DateTimeField(_("utilisé le"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("remplacé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("code de signature")
+        verbose_name_plural = _("codes de signature")
+        ordering = ["-sent_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.document} — {self.email}"
+
+
+class SignatureEvidence(WriteOnceRecord, models.Model):
+    """The evidence of one electronic signature (eIDAS simple, Code civil art. 1366–1367): who signed, how he was
+    identified (the code e-mailed to him), what he consented to, and the SHA-256 of the exact PDF shown and of the
+    sealed copy. Rows are appended only, each holding the previous row's hash (``verify_signature_evidence``)."""
+
+    edit_refusal = "Une preuve de signature ne se modifie jamais."
+    delete_refusal = "Une preuve de signature ne se supprime jamais."
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="signature_evidence")
+    document = models.ForeignKey("orders.Document", on_delete=models.PROTECT, related_name="+")
+    signed_document = models.ForeignKey("orders.Document", on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    signatory_name = models.CharField(_("signataire"), max_length=200)
+    signatory_capacity = models.CharField(_("qualité"), max_length=200)
+    email = models.EmailField(_("e-mail vérifié"))
+    code_sent_at = models.DateTimeField(_("code envoyé le"))
+    code_verified_at = models.DateTimeField(_("code vérifié le"))
+    ip_address = models.GenericIPAddressField(_("adresse IP"), null=True, blank=True)
+    user_agent = models.CharField(_("navigateur"), max_length=255, blank=True)
+    consent_text = models.TextField(_("texte du consentement"))
+    document_sha256 = models.CharField(_("empreinte du document présenté"), max_length=64)
+    signed_sha256 = models.CharField(_("empreinte de la copie scellée"), max_length=64)
+    signed_at = models.DateTimeField(_("signé le"))
+    previous_hash = models.CharField(_("empreinte de la preuve précédente"), max_length=64)
+    row_hash = models.CharField(_("empreinte de cette preuve"), max_length=64, unique=True)
+
+    objects = WriteOnceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("preuve de signature électronique")
+        verbose_name_plural = _("preuves de signature électronique")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.document} — {self.signatory_name}"
+
+
+class SatisfactionAnswer(models.Model):
+    """A client's answer to the short satisfaction questionnaire offered after its VA (the provider's AF §6.1
+    commitment), aggregated for the report to the ANS due 18 months after the last VA."""
+
+    SCORES = [(score, str(score)) for score in range(1, 6)]
+
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="satisfaction_answer")
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    overall = models.PositiveSmallIntegerField(_("satisfaction générale"), choices=SCORES)
+    installation = models.PositiveSmallIntegerField(_("déroulement de l'installation"), choices=SCORES)
+    support = models.PositiveSmallIntegerField(_("accompagnement et formation"), choices=SCORES)
+    recommend = models.BooleanField(_("recommanderait la mise à jour"))
+    comment = models.TextField(_("commentaire"), blank=True, max_length=2000)
+    answered_at = models.DateTimeField(_("répondu le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("réponse au questionnaire de satisfaction")
+        verbose_name_plural = _("questionnaire de satisfaction")
+        ordering = ["-answered_at"]
+
+    def __str__(self) -> str:
+        return f"{self.order} — {self.overall}/5"
+
+
+class TrainingFormat(models.TextChoices):
+    REMOTE = "remote", _("En ligne (visioconférence)")
+    ON_SITE = "on_site", _("Sur place")
+    RECORDING = "recording", _("Enregistrement à revoir")
+
+
+class TrainingSession(models.Model):
+    """A training session offered to clients (AF §3.2), added by deployment staff and listed in the client space."""
+
+    title = models.CharField(_("titre"), max_length=200)
+    starts_at = models.DateTimeField(_("date et heure"), null=True, blank=True)
+    format = models.CharField(_("format"), max_length=16, choices=TrainingFormat.choices)
+    link = models.URLField(_("lien (inscription, visioconférence ou enregistrement)"), blank=True)
+    material = models.URLField(_("support de formation"), blank=True)
+    description = models.TextField(_("description"), blank=True, max_length=2000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("ajoutée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("session de formation")
+        verbose_name_plural = _("sessions de formation")
+        ordering = ["-starts_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title

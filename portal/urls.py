@@ -33,5 +33,11 @@ urlpatterns = [
     path("connexion/", views.request_link, name="request_link"),
     path("deconnexion/", views.logout, name="logout"),
     path("commandes/<portal_order_number:number>/", views.order_detail, name="order"),
+    path("commandes/<portal_order_number:number>/portabilite/", views.portability_request, name="portability"),
+    path("commandes/<portal_order_number:number>/votre-avis/", views.satisfaction, name="satisfaction"),
+    path("formations/", views.trainings, name="trainings"),
     path("documents/<int:document_id>/", views.document_download, name="document"),
+    path("documents/<int:document_id>/apercu/", views.document_preview, name="document_preview"),
+    path("documents/<int:document_id>/signer/", views.sign_document, name="sign"),
+    path("documents/<int:document_id>/signer/code/", views.sign_code, name="sign_code"),
 ]

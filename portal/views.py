@@ -20,14 +20,16 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from orders import progress, selectors
+from orders import progress, rules, selectors
 from orders.documents import document_download_name
-from orders.models import Document
-from portal import services
+from orders.exceptions import BusinessRuleError
+from orders.models import Document, Order
+from portal import client_requests, services, signing
 from portal.access import AccessRefused, ClientAccess, session_link
-from portal.models import PortalEventKind, PortalLink
+from portal.models import PortalEventKind, PortalLink, SatisfactionAnswer, SigningCode, TrainingSession
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ NO_ACCESS_MESSAGE = (
     "Pour ouvrir votre espace client, utilisez le lien personnel reçu par e-mail ou demandez-en un nouveau."
 )
 PortalView = Callable[..., HttpResponse]
+# A client session ends after 30 minutes without a page seen (issue #12); the personal link opens a new one.
+IDLE_TIMEOUT_SECONDS = 30 * 60
 
 
 class LinkRequestForm(forms.Form):
@@ -96,6 +100,7 @@ def client_required(view: PortalView) -> PortalView:
         if access is None:
             messages.info(request, NO_ACCESS_MESSAGE)
             return redirect("portal:request_link")
+        request.session.set_expiry(IDLE_TIMEOUT_SECONDS)  # every page seen restarts the 30 minutes
         return view(request, access, *args, **kwargs)
 
     return wrapper
@@ -113,6 +118,7 @@ def access(request: HttpRequest, token: str) -> HttpResponse:
     else:
         request.session.cycle_key()
         request.session[SESSION_KEY] = {"link": granted.link.pk}
+        request.session.set_expiry(IDLE_TIMEOUT_SECONDS)
         response = redirect(landing_page(request))
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -176,6 +182,12 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
     context = {
         "access": granted,
         "order": order,
+        "pre_order_deadline": rules.pre_order_deadline(order, order.programme) if order.state == "pre_order" else None,
+        "portability_open": client_requests.portability_open(order),
+        "portability_due": client_requests.portability_due(order),
+        "usage_months": usage_months(order),
+        "satisfaction_open": order.va_signed_at is not None
+        and not SatisfactionAnswer.objects.filter(order=order).exists(),
         "text": progress.client_state_text(order),
         "steps": progress.order_steps(order),
         "actions": [(action, latest_by_kind.get(action.document_kind)) for action in actions],
@@ -183,6 +195,55 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
         "provider": order.solution.provider,
     }
     return render(request, "portal/order_detail.html", context)
+
+
+def usage_months(order: Order) -> list[dict[str, Any]]:
+    """After the secondary prestation starts (AF §4.5), each month's share of documents sent, in words (PERF: at
+    least 60 % sent for the full level, 40 % for half, over six months, AF §3.3)."""
+    if rules.secondary_start(order) is None:
+        return []
+    rows = []
+    for month in order.monitoring_months.order_by("month"):
+        share = round(100 * month.documents_sent / month.documents_expected) if month.documents_expected else None
+        if share is None:
+            words = "aucun document à envoyer ce mois-là"
+        elif share >= 60:
+            words = "objectif atteint (60 % au moins : niveau plein)"
+        elif share >= 40:
+            words = "objectif atteint à moitié (entre 40 % et 60 %)"
+        else:
+            words = "objectif non atteint (moins de 40 %)"
+        rows.append(
+            {
+                "month": month.month,
+                "sent": month.documents_sent,
+                "expected": month.documents_expected,
+                "share": share,
+                "words": words,
+            }
+        )
+    return rows
+
+
+@client_required
+@require_POST
+def portability_request(request: HttpRequest, granted: ClientAccess, number: str) -> HttpResponse:
+    """The client asks for its data (AF §4.4): recorded through the order's action, confirmed by e-mail."""
+    order = selectors.client_orders(granted.client.pk).filter(number=number).first()
+    if order is None:
+        raise Http404("Commande introuvable dans votre espace client.")
+    try:
+        order = client_requests.portability_request(granted=granted, order_id=order.pk)
+    except BusinessRuleError as error:
+        messages.error(request, "Demande impossible : " + signing.plain_text(error.message))
+    else:
+        messages.success(
+            request,
+            "Votre demande de portabilité est enregistrée ; une confirmation vous a été envoyée par e-mail. "
+            f"L'export de vos données vous sera remis au plus tard le "
+            f"{client_requests.portability_due(order):%d/%m/%Y} à 12 h.",
+        )
+    return redirect("portal:order", number=order.number)
 
 
 @client_required
@@ -216,3 +277,222 @@ def document_download(request: HttpRequest, granted: ClientAccess, document_id: 
         filename=document_download_name(document).removesuffix(".pdf") + suffix,  # French names (issue 11)
         content_type=content_type,
     )
+
+
+# --- Online signature (AF §4.3, §6.4) --------------------------------------------------------------------------------
+
+SIGNING_SESSION_KEY = "portal_signing"
+
+
+class SignatoryForm(forms.Form):
+    signatory_name = forms.CharField(
+        label="Nom et prénom du signataire",
+        max_length=signing.NAME_MAX_LENGTH,
+        error_messages={"required": "Nom et prénom du signataire : ce champ est obligatoire."},
+    )
+    signatory_capacity = forms.CharField(
+        label="Qualité du signataire",
+        max_length=signing.NAME_MAX_LENGTH,
+        help_text="Par exemple : médecin titulaire du cabinet, gérant de la SELARL, directeur de l'établissement.",
+        error_messages={"required": "Qualité du signataire : ce champ est obligatoire."},
+    )
+    consent = forms.BooleanField(
+        required=True, error_messages={"required": "Cochez la case de consentement pour signer."}
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code reçu par e-mail (6 chiffres)",
+        max_length=12,
+        error_messages={"required": "Saisissez le code à 6 chiffres reçu par e-mail."},
+    )
+
+
+def client_document(granted: ClientAccess, document_id: int) -> Document:
+    """A document of the client's own orders; any other is not found (404, never 403)."""
+    document = (
+        Document.objects.select_related("order__programme", "order__solution__provider", "order__client")
+        .filter(pk=document_id, order__client_id=granted.client.pk)
+        .first()
+    )
+    if document is None:
+        raise Http404("Document introuvable dans votre espace client.")
+    return document
+
+
+@client_required
+@xframe_options_sameorigin
+def document_preview(request: HttpRequest, granted: ClientAccess, document_id: int) -> FileResponse:
+    """The exact PDF to sign, shown inside the signing page (inline, framed by our own pages only)."""
+    document = client_document(granted, document_id)
+    if document.kind not in signing.SIGNABLE:
+        raise Http404("Document introuvable dans votre espace client.")
+    response = FileResponse(document.file.open("rb"), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{document.order.number}-{document.kind}.pdf"'
+    response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+    return response
+
+
+def signing_context(granted: ClientAccess, document: Document, **extra: Any) -> dict[str, Any]:
+    return {
+        "access": granted,
+        "order": document.order,
+        "document": document,
+        "label": signing.SIGNABLE[document.kind].label,
+        "consent_text": signing.consent_text(document),
+        "refusal": signing.signing_refusal(document),
+        **extra,
+    }
+
+
+@client_required
+def sign_document(request: HttpRequest, granted: ClientAccess, document_id: int) -> HttpResponse:
+    """Step 1: read the PDF, say who signs and in what capacity, consent; a code is then e-mailed."""
+    document = client_document(granted, document_id)
+    if document.kind not in signing.SIGNABLE:
+        raise Http404("Document introuvable dans votre espace client.")
+    form = SignatoryForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            signing_code = signing.code_send(
+                granted=granted,
+                document=document,
+                signatory_name=form.cleaned_data["signatory_name"],
+                signatory_capacity=form.cleaned_data["signatory_capacity"],
+                consent=form.cleaned_data["consent"],
+            )
+        except signing.SigningRefused as refused:
+            form.add_error(refused.field or None, refused.message)
+            status = 400
+        else:
+            services.event_record(
+                PortalEventKind.CODE_SENT,
+                client=granted.client,
+                email=granted.email,
+                meta=request_meta(request),
+                order=document.order,
+                document=document,
+            )
+            pending = request.session.get(SIGNING_SESSION_KEY) or {}
+            pending[str(document.pk)] = signing_code.pk
+            request.session[SIGNING_SESSION_KEY] = pending
+            return redirect("portal:sign_code", document_id=document.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "portal/sign.html", signing_context(granted, document, form=form), status=status)
+
+
+@client_required
+def sign_code(request: HttpRequest, granted: ClientAccess, document_id: int) -> HttpResponse:
+    """Step 2: the one-time code confirms the signature; the sealed copy is then in the client's documents."""
+    document = client_document(granted, document_id)
+    pending = request.session.get(SIGNING_SESSION_KEY) or {}
+    signing_code_id = pending.get(str(document.pk))
+    if document.kind not in signing.SIGNABLE:
+        raise Http404("Document introuvable dans votre espace client.")
+    if not isinstance(signing_code_id, int):
+        messages.info(request, "Pour signer, indiquez d'abord le signataire : un code vous sera envoyé par e-mail.")
+        return redirect("portal:sign", document_id=document.pk)
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            signing.sign(
+                granted=granted,
+                signing_code_id=signing_code_id,
+                typed=form.cleaned_data["code"],
+                ip_address=request_meta(request).ip_address,
+                user_agent=request_meta(request).user_agent,
+            )
+        except signing.SigningRefused as refused:
+            form.add_error("code", refused.message)
+            status = 400
+        else:
+            pending.pop(str(document.pk), None)
+            request.session[SIGNING_SESSION_KEY] = pending
+            messages.success(
+                request,
+                f"C'est signé : « {signing.SIGNABLE[document.kind].label} » est signé électroniquement. "
+                "Votre copie signée est dans vos documents et vous a été envoyée par e-mail.",
+            )
+            return redirect("portal:order", number=document.order.number)
+    elif request.method == "POST":
+        status = 400
+    code = SigningCode.objects.filter(pk=signing_code_id).only("email", "expires_at").first()
+    context = signing_context(granted, document, form=form, signing_code=code)
+    return render(request, "portal/sign_code.html", context, status=status)
+
+
+# --- Satisfaction questionnaire (AF §6.1) and training sessions (AF §3.2) ---------------------------------------------
+
+SCORE_CHOICES = [(str(score), str(score)) for score in range(1, 6)]
+
+
+class SatisfactionForm(forms.Form):
+    overall = forms.TypedChoiceField(
+        label="Dans l'ensemble, êtes-vous satisfait de la mise à jour ?",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Satisfaction générale : choisissez une note de 1 à 5."},
+    )
+    installation = forms.TypedChoiceField(
+        label="Comment s'est passée l'installation ?",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Installation : choisissez une note de 1 à 5."},
+    )
+    support = forms.TypedChoiceField(
+        label="Avez-vous été bien accompagné et formé ?",
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Accompagnement : choisissez une note de 1 à 5."},
+    )
+    recommend = forms.TypedChoiceField(
+        label="Recommanderiez-vous cette mise à jour à un confrère ?",
+        choices=[("oui", "Oui"), ("non", "Non")],
+        coerce=lambda value: value == "oui",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Recommandation : répondez oui ou non."},
+    )
+    comment = forms.CharField(
+        label="Un commentaire ? (facultatif)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"max_length": "Commentaire : 2000 caractères au plus."},
+    )
+
+
+@client_required
+def satisfaction(request: HttpRequest, granted: ClientAccess, number: str) -> HttpResponse:
+    """The short questionnaire, offered once the VA is signed, answered once per order."""
+    order = selectors.client_orders(granted.client.pk).filter(number=number).first()
+    if order is None:
+        raise Http404("Commande introuvable dans votre espace client.")
+    if order.va_signed_at is None or SatisfactionAnswer.objects.filter(order=order).exists():
+        messages.info(
+            request, "Le questionnaire est proposé une fois la vérification d'aptitude signée, une seule fois."
+        )
+        return redirect("portal:order", number=order.number)
+    form = SatisfactionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        SatisfactionAnswer.objects.get_or_create(order=order, defaults={"client": granted.client, **form.cleaned_data})
+        messages.success(request, "Merci pour vos réponses : elles aident votre éditeur à s'améliorer.")
+        return redirect("portal:order", number=order.number)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "portal/satisfaction.html", {"access": granted, "order": order, "form": form}, status=status)
+
+
+@client_required
+def trainings(request: HttpRequest, granted: ClientAccess) -> HttpResponse:
+    """Training sessions offered by the provider (AF §3.2): upcoming first, then recordings and past sessions."""
+    now = timezone.now()
+    sessions = list(TrainingSession.objects.all())
+    upcoming = sorted((s for s in sessions if s.starts_at and s.starts_at >= now), key=lambda s: s.starts_at)
+    others = [s for s in sessions if not (s.starts_at and s.starts_at >= now)]
+    return render(request, "portal/trainings.html", {"access": granted, "upcoming": upcoming, "others": others})

@@ -135,6 +135,32 @@ class OrderBulkMixin:
         ) % {"count": batch.total}
         self.message_user(request, format_html('{} <a href="{}">suivre l\'avancement</a>.', text, url))
 
+    def has_send_for_signature_permission(self, request: HttpRequest) -> bool:
+        from portal.staff import SEND_PERMISSION
+
+        return request.user.has_perm(SEND_PERMISSION)
+
+    @admin.action(
+        description=_("Envoyer pour signature en ligne (PDF généré si besoin, e-mail au client)"),
+        permissions=["send_for_signature"],
+    )
+    def bulk_send_for_signature(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        """Issue #12: each order's document to sign, generated if needed, is e-mailed to its client."""
+        from portal.staff import signature_requests_send_bulk
+
+        order_ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        result = signature_requests_send_bulk(order_ids=order_ids, acting_user=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s document envoyé pour signature.", "%(count)s documents envoyés pour signature.", result.sent
+            )
+            % {"count": result.sent},
+        )
+        for number, reason in result.refused:
+            text = _g("%(number)s non envoyé : %(reason)s") % {"number": number, "reason": reason}
+            self.message_user(request, text, messages.WARNING)
+
     @admin.action(description=_("Exporter les dossiers ASP — demandes d'avance (ZIP)"))
     def bulk_package_advance(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
         return self._bulk_package(request, queryset, "advance")

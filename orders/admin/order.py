@@ -62,6 +62,7 @@ class OrderAdmin(
         "bulk_file_advance",
         "bulk_record_advance_paid",
         "bulk_generate_order_forms",
+        "bulk_send_for_signature",
         "bulk_package_advance",
         "bulk_package_balance",
     ]

@@ -20,6 +20,8 @@ from orders.admin.common import add_violations_to_form, client_kind_label, euros
 from orders.exceptions import BusinessRuleError
 from orders.models import Document, DocumentKind, Invoice, Order, OrderState
 from orders.roles import GROUP_PERMISSIONS
+from portal.signing import signature_request_send
+from portal.staff import SEND_PERMISSION, signature_panel
 
 
 def checklist_day(value: Any) -> date | bool | None:
@@ -232,6 +234,7 @@ class OrderPageMixin:
             ],
             "secondary_monitoring": order_panel(order),  # monitoring/charts.py (AF §4.5)
             "events": readable_events(order),
+            "signature": signature_panel(order, request.user),
             "event_count": event_count,
             "event_journal_url": reverse("admin:orders_orderevent_changelist") + f"?order__id__exact={order.pk}",
             "show_save": False,
@@ -249,6 +252,11 @@ class OrderPageMixin:
             path("<int:order_id>/terms/", view(self.terms_view), name="orders_order_terms"),
             path("<int:order_id>/documents/generer/", view(self.generate_document_view), name="orders_order_generate"),
             path("documents/<int:document_id>/", view(self.download_view), name="orders_document_download"),
+            path(
+                "<int:order_id>/envoyer-pour-signature/",
+                view(self.send_for_signature_view),
+                name="orders_order_send_for_signature",
+            ),
             path("<int:order_id>/factures/<str:kind>/", view(self.issue_invoice_view), name="orders_order_invoice"),
             path("factures/<int:invoice_id>/avoir/", view(self.credit_invoice_view), name="orders_invoice_credit"),
             path(
@@ -344,6 +352,23 @@ class OrderPageMixin:
                 request,
                 _("%(kind)s généré (version %(version)s).")
                 % {"kind": document.get_kind_display(), "version": document.version},
+            )
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def send_for_signature_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
+        """Send the document to sign to the client (generated if needed); reminders follow (issue #12)."""
+        order = self._order_or_403(request, order_id)
+        if request.method != "POST" or not request.user.has_perm(SEND_PERMISSION):
+            raise PermissionDenied
+        try:
+            invitation = signature_request_send(order_id=order.pk, acting_user=request.user)
+        except BusinessRuleError as error:
+            messages.error(request, _("Refusé, rien n'a été envoyé : %(reason)s") % {"reason": error.message})
+        else:
+            messages.success(
+                request,
+                _("%(kind)s envoyé pour signature à %(email)s.")
+                % {"kind": invitation.document.get_kind_display(), "email": invitation.email},
             )
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 

@@ -9,6 +9,7 @@ import time_machine
 from monitoring.models import OutboxEmail
 from monitoring.reminders import deadlines_scan
 from orders.documents import document_generate
+from portal.signing import signature_request_send
 from tests.factories import advance, make_doctor, make_order, paris
 
 
@@ -20,6 +21,7 @@ def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         order = advance(make_order(client=make_doctor(email="dr.e2e@cabinet.example")), "installed")
         document_generate(order_id=order.pk, kind="va", acting_user=None)
+        signature_request_send(order_id=order.pk, acting_user=None)  # reminders follow the sending (issue #12)
     date_5 = order.programme.date_5
     with time_machine.travel(date_5.replace(hour=7), tick=False):  # J0 of the VA signature: a client reminder
         deadlines_scan()

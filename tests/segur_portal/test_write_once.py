@@ -14,19 +14,21 @@ from clients import services as client_services
 from clients.models import ClientChange
 from orders import documents, invoices
 from orders.models import Document, Invoice, OrderEvent
-from portal.models import PortalEvent
+from portal.evidence import evidence_append
+from portal.models import PortalEvent, SignatureEvidence
 from portal.services import event_record
 from segur_portal.records import WRITE_ONCE_SQLSTATE, WriteOnceQuerySet, WriteOnceRecord
 from tests.factories import advance, make_order, paris
 
 TODAY = paris(2026, 11, 23, 10)
-WRITE_ONCE_MODELS = [Invoice, Document, OrderEvent, PortalEvent, ClientChange]
+WRITE_ONCE_MODELS = [Invoice, Document, OrderEvent, PortalEvent, ClientChange, SignatureEvidence]
 DATED_FIELD = {
     Invoice: "issued_at",
     Document: "created_at",
     OrderEvent: "created_at",
     PortalEvent: "created_at",
     ClientChange: "created_at",
+    SignatureEvidence: "signed_at",
 }
 
 
@@ -38,7 +40,23 @@ def one_of_each() -> dict[type, object]:
     document = documents.document_generate(order_id=order.pk, kind="order_form", acting_user=None)
     portal_event = event_record("login", client=order.client, email="client@example.org")
     client_services.client_update(client=order.client, email="nouveau@example.org", acting_user=None)
+    evidence = evidence_append(
+        order=order,
+        document=document,
+        signed_document=document,
+        client=order.client,
+        signatory_name="X",
+        signatory_capacity="Médecin",
+        email="client@example.org",
+        code_sent_at=TODAY,
+        code_verified_at=TODAY,
+        consent_text="J'accepte.",
+        document_sha256=document.sha256,
+        signed_sha256=document.sha256,
+        signed_at=TODAY,
+    )
     return {
+        SignatureEvidence: evidence,
         ClientChange: ClientChange.objects.get(client=order.client, field="email"),
         Invoice: invoice,
         Document: document,
@@ -122,11 +140,13 @@ def test_raw_sql_cannot_edit_nor_delete_a_row_on_postgresql(model):
 def test_the_trigger_messages_are_the_models_messages():
     """The migration copies the messages (it is frozen): they must stay the ones the models speak."""
     migration = importlib.import_module("orders.migrations.0014_write_once_triggers")
+    evidence = importlib.import_module("portal.migrations.0005_signing_evidence_write_once")
 
     assert migration.SQLSTATE == WRITE_ONCE_SQLSTATE
-    assert {
-        model._meta.db_table: (model.edit_refusal, model.delete_refusal) for model in WRITE_ONCE_MODELS
-    } == migration.TABLES
+    assert {model._meta.db_table: (model.edit_refusal, model.delete_refusal) for model in WRITE_ONCE_MODELS} == {
+        **migration.TABLES,
+        evidence.TABLE: (evidence.EDIT_REFUSAL, evidence.DELETE_REFUSAL),
+    }
 
 
 @pytest.mark.postgres
