@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "orders",
     "monitoring",
     "portal",
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,29 @@
+"""The versioned JSON API (``/api/v1/``, issue #16): one NinjaAPI, its routers, its French error answers."""
+
+from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
+
+from api import catalogue, clients, monitoring, orders
+from api.auth import TokenAuth
+from api.errors import StrictJsonParser, install_handlers
+
+api = NinjaAPI(
+    title="Ségur — API du back-office",
+    version="1",
+    description=(
+        "Clients, bons de commande, actions, plafonds, documents et monitoring, avec les mêmes règles que le "
+        "back-office. Authentification : `Authorization: Bearer <jeton>` (jeton créé dans le back-office). "
+        "Refus d'une règle : 409 avec la liste des violations ; données mal formées : 422 avec le champ."
+    ),
+    auth=TokenAuth(),
+    parser=StrictJsonParser(),
+    docs=Swagger(settings={"persistAuthorization": False}),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    urls_namespace="api-1",
+)
+install_handlers(api)
+api.add_router("", clients.router)
+api.add_router("", orders.router)
+api.add_router("", catalogue.router)
+api.add_router("", monitoring.router)
