@@ -19,12 +19,8 @@ ClientId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def client_out(client: Client) -> ClientOut:
-    values = {name: getattr(client, name) for name in ClientOut.model_fields if hasattr(client, name)}
-    return ClientOut(
-        **values,
-        kind_label=order_services.french(client.get_kind_display()),
-        ceiling_category=client.ceiling_category,
-    )
+    values = {name: getattr(client, name) for name in ClientOut.model_fields if name != "kind_label"}
+    return ClientOut(**values, kind_label=order_services.french(client.get_kind_display()))
 
 
 def client_or_404(client_id: int) -> Client:
