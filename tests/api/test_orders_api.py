@@ -5,7 +5,7 @@ import pytest
 from api.models import ApiAccess
 from clients.models import Client
 from orders.models import Order, OrderEvent
-from tests.factories import advance, make_doctor, make_order, make_solution, make_structure, valid_finess, valid_rpps
+from tests.factories import advance, make_doctor, make_order, make_solution, make_structure, valid_rpps
 
 
 @pytest.fixture
