@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 
 from clients.models import CdsKind, ClientKind, Tranche
 from orders.models import OrderState, Prestation, VatRegime
@@ -23,7 +23,7 @@ def _plausible_year(value: datetime | date) -> datetime | date:
     return value
 
 
-AwareMoment = Annotated[datetime, AfterValidator(_plausible_year)]
+AwareMoment = Annotated[AwareDatetime, AfterValidator(_plausible_year)]
 Day = Annotated[date, AfterValidator(_plausible_year)]
 Amount = Annotated[Decimal, Field(max_digits=10, decimal_places=2, allow_inf_nan=False)]
 ShortText = Annotated[str, Field(max_length=255)]
