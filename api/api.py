@@ -1,5 +1,7 @@
 """The versioned JSON API (``/api/v1/``, issue #16): one NinjaAPI, its routers, its French error answers."""
 
+from typing import Any
+
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
@@ -7,7 +9,24 @@ from api import catalogue, clients, monitoring, orders
 from api.auth import TokenAuth
 from api.errors import StrictJsonParser, install_handlers
 
-api = NinjaAPI(
+# The project's middleware answers a control character in the address with its French error page, before the API.
+CONTROL_CHARACTER_RESPONSE = {
+    "description": "Caractère de contrôle dans l'adresse : page d'erreur du site (HTML), avant l'API.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
+class SegurApi(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """Every operation also documents the 400 of ``segur_portal.middleware.ControlCharacterMiddleware``."""
+        document = super().get_openapi_schema(*args, **kwargs)
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                operation["responses"].setdefault(400, CONTROL_CHARACTER_RESPONSE)
+        return document
+
+
+api = SegurApi(
     title="Ségur — API du back-office",
     version="1",
     description=(

@@ -1,4 +1,4 @@
-"""``/api/v1/``: every call is size-checked and written to the access log (token id, endpoint, status — never the
+"""``/api/v1/``: every call is size-checked, answered ``no-store``, and written to the access log (token id, endpoint, status — never the
 key itself)."""
 
 import json
@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
+from django.utils.cache import add_never_cache_headers
 
 from api.api import api
 from api.models import ApiAccess
@@ -34,6 +35,7 @@ def logged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             length = 0
         limit = max_body_bytes()
         response = too_large(limit) if length > limit else view(request, *args, **kwargs)
+        add_never_cache_headers(response)  # personal data: never kept by a shared cache
         ApiAccess.objects.create(
             token_id=getattr(request, "api_token_id", None),
             method=request.method[:8] if request.method else "",
