@@ -1,5 +1,5 @@
-"""``/api/v1/``: every call is size-checked, answered ``no-store``, and written to the access log (token id, endpoint, status — never the
-key itself)."""
+"""``/api/v1/``: every call is size-checked, answered ``no-store``, and written to the access log (token id,
+endpoint, status — never the key itself)."""
 
 import json
 from collections.abc import Callable
