@@ -7,7 +7,7 @@ from ninja.openapi.docs import Swagger
 
 from api import catalogue, clients, monitoring, orders
 from api.auth import TokenAuth
-from api.errors import StrictJsonParser, install_handlers
+from api.errors import FrenchJsonRenderer, StrictJsonParser, install_handlers
 
 # The project's middleware answers a control character in the address with its French error page, before the API.
 CONTROL_CHARACTER_RESPONSE = {
@@ -36,6 +36,7 @@ api = SegurApi(
     ),
     auth=TokenAuth(),
     parser=StrictJsonParser(),
+    renderer=FrenchJsonRenderer(),
     docs=Swagger(settings={"persistAuthorization": False}),
     docs_url="/docs",
     openapi_url="/openapi.json",

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
+from ninja.renderers import JSONRenderer
 
 from api.auth import ApiError, InvalidInput
 from orders.exceptions import BusinessRuleError, RuleViolation
@@ -26,6 +27,12 @@ class StrictJsonParser(Parser):
         data = json.loads(request.body.decode("utf-8"))
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
         return data
+
+
+class FrenchJsonRenderer(JSONRenderer):
+    """UTF-8 as it is (« Refusé »), not ``\\u00e9`` escapes."""
+
+    json_dumps_params = {"ensure_ascii": False}  # noqa: RUF012
 
 
 # Pydantic's error types, said in French (the default English text is never shown).
