@@ -76,7 +76,7 @@ def document_list(request: HttpRequest, number: str) -> list[DocumentOut]:
     summary="Télécharger un document (PDF)",
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "Le PDF",
                 "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
             }

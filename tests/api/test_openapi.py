@@ -32,10 +32,17 @@ schema.app = get_wsgi_application()
 schema.config.generation.update(modes=["positive", "negative"], max_examples=12, allow_x00=False, deterministic=True)
 
 
+def no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A key twice in one object (``200`` and ``"200"`` once were) breaks the docs page's parser."""
+    keys = [key for key, _value in pairs]
+    assert len(keys) == len(set(keys)), keys
+    return dict(pairs)
+
+
 def test_openapi_json_is_served_and_valid(api, db):
     response = api.get("/openapi.json")
     assert response.status_code == 200
-    document = response.json()
+    document = json.loads(response.content, object_pairs_hook=no_duplicate_keys)
     validate(document)
     assert document["info"]["version"] == "1"
     assert "/api/v1/orders/{number}/actions/{name}" in document["paths"]
