@@ -14,6 +14,10 @@ from clients.models import Client
 from orders import services
 from orders.models import Document, Programme
 
+CEILING_DOC = (
+    "Le prix plafond publié pour (programme, prestation, type et tranche du client, régime de TVA) : médecin, ou "
+    "tranche de la structure."
+)
 router = Router(tags=["Plafonds et documents"])
 
 
@@ -25,7 +29,7 @@ class CeilingQuery(Schema):
     vat_regime: VatRegimeCode
 
 
-@router.get("/ceilings", response={200: CeilingOut, **ERRORS}, summary="Prix plafond")
+@router.get("/ceilings", response={200: CeilingOut, **ERRORS}, summary="Prix plafond", description=CEILING_DOC)
 def ceiling_read(request: HttpRequest, query: Query[CeilingQuery]) -> CeilingOut:
     """The published ceiling for (programme, prestation, client kind and tranche, VAT regime): the row is the
     client's ``ceiling_category`` (a doctor, or a structure's tranche), as for an order."""

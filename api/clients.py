@@ -14,6 +14,10 @@ from clients import services as client_services
 from clients.models import Client
 from orders import services as order_services
 
+CLIENT_DOC = (
+    "Les mêmes contrôles que le back-office et les imports : identifiant RPPS ou FINESS (clé de Luhn), éligibilité, "
+    "valeurs ; un client par identifiant. Refus : 409 avec chaque violation."
+)
 router = Router(tags=["Clients"])
 ClientId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -59,7 +63,9 @@ def client_list(request: HttpRequest, filters: Query[ClientFilters]) -> ClientPa
     return ClientPage(items=[client_out(client) for client in rows], next_cursor=next_cursor)
 
 
-@router.post("/clients", response={201: ClientOut, 409: RefusalOut, **ERRORS}, summary="Créer un client")
+@router.post(
+    "/clients", response={201: ClientOut, 409: RefusalOut, **ERRORS}, summary="Créer un client", description=CLIENT_DOC
+)
 def client_create(request: HttpRequest, payload: ClientIn) -> tuple[int, ClientOut]:
     """``clients.services.client_create``: identifier, eligibility and values checked as in the admin (AF §4.2)."""
     require_staff(request, "clients.add_client")
@@ -73,7 +79,10 @@ def client_read(request: HttpRequest, client_id: ClientId) -> ClientOut:
 
 
 @router.patch(
-    "/clients/{client_id}", response={200: ClientOut, 409: RefusalOut, **ERRORS}, summary="Modifier un client"
+    "/clients/{client_id}",
+    response={200: ClientOut, 409: RefusalOut, **ERRORS},
+    summary="Modifier un client",
+    description=CLIENT_DOC,
 )
 def client_update(request: HttpRequest, client_id: ClientId, payload: ClientPatch) -> ClientOut:
     """``clients.services.client_update``: the same checks as at creation; a new e-mail is journaled."""

@@ -21,6 +21,10 @@ from orders import rules, services
 from orders.exceptions import RuleViolation, raise_if
 from orders.models import Order
 
+PUSH_DOC = (
+    "Un ou plusieurs mois (Dt, Dm, T, Tq, Ts) avec la validation de l'import, tous enregistrés ou aucun. Les mêmes "
+    "chiffres renvoyés ne changent rien (`unchanged`)."
+)
 router = Router(tags=["Monitoring"])
 
 
@@ -100,6 +104,7 @@ def monitoring_read(request: HttpRequest, number: str) -> PerfOut:
     "/orders/{number}/monitoring/months",
     response={200: PushOut, 409: RefusalOut, **ERRORS},
     summary="Transmettre un ou plusieurs mois de monitoring",
+    description=PUSH_DOC,
 )
 def monitoring_push(request: HttpRequest, number: str, payload: MonthsIn) -> PushOut:
     order = order_or_404(number)

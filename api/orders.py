@@ -40,6 +40,18 @@ from orders.admin.order_page import action_permission, roles_with
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState, Programme, Solution
 
+LIST_DOC = (
+    "Les commandes par ordre de création, `limit` à la fois (100 au plus) ; `next_cursor` donne la page suivante."
+)
+CREATE_DOC = (
+    "Un bon de commande en brouillon, avec les contrôles du back-office : client éligible, prestation autorisée, "
+    "montants au plus égaux aux plafonds (par défaut : les plafonds), une commande par client et par programme."
+)
+ACTION_DOC = (
+    "Exécute une action de la commande (voir `actions` de la commande : nom, valeurs attendues, rôles). "
+    "Une règle qui refuse : 409 avec chaque violation (code, message, référence AF, champ), rien n'est modifié. "
+    "Une valeur mal formée, absente ou étrangère à l'action : 422 nommant le champ."
+)
 router = Router(tags=["Commandes"])
 
 ERRORS: dict[Any, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: InvalidOut, 429: ErrorOut}
@@ -192,7 +204,7 @@ class OrderFilters(Schema):
     limit: Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX)] = 50
 
 
-@router.get("/orders", response={200: OrderPage, **ERRORS}, summary="Lister les commandes")
+@router.get("/orders", response={200: OrderPage, **ERRORS}, summary="Lister les commandes", description=LIST_DOC)
 def order_list(request: HttpRequest, filters: Query[OrderFilters]) -> OrderPage:
     """Orders by creation, ``limit`` at a time (at most 100); ``next_cursor`` gives the next page. The number of
     queries does not grow with the page size."""
@@ -209,7 +221,12 @@ def order_list(request: HttpRequest, filters: Query[OrderFilters]) -> OrderPage:
     return OrderPage(items=[OrderSummary(**order_summary_fields(o, now)) for o in rows], next_cursor=next_cursor)
 
 
-@router.post("/orders", response={201: OrderOut, 409: RefusalOut, **ERRORS}, summary="Créer un bon de commande")
+@router.post(
+    "/orders",
+    response={201: OrderOut, 409: RefusalOut, **ERRORS},
+    summary="Créer un bon de commande",
+    description=CREATE_DOC,
+)
 def order_create(request: HttpRequest, payload: OrderIn) -> tuple[int, OrderOut]:
     """A draft order form through ``orders.services.order_create`` (eligibility, amounts ≤ ceilings, AF §4.2-§5)."""
     user = require_staff(request, "orders.add_order")
@@ -292,6 +309,7 @@ def action_params(action: services.OrderAction, given: dict[str, Any]) -> dict[s
     "/orders/{number}/actions/{name}",
     response={200: OrderOut, 409: RefusalOut, **ERRORS},
     summary="Exécuter une action sur une commande",
+    description=ACTION_DOC,
 )
 def order_action(
     request: HttpRequest,
@@ -319,6 +337,7 @@ def order_action(
     "/orders/{number}/checklist",
     response={200: OrderOut, 409: RefusalOut, **ERRORS},
     summary="Cocher la liste de déploiement",
+    description="Coche ou décoche les éléments de la liste de déploiement (AF §3), comme le back-office.",
 )
 def order_checklist(request: HttpRequest, number: str, payload: ChecklistIn) -> OrderOut:
     """``orders.services.order_update_checklist`` (AF §3), as the admin's checklist form."""

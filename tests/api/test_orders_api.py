@@ -175,3 +175,16 @@ def test_monitoring_push_same_twice_changes_nothing_and_perf_is_read(api, admin_
     assert response.status_code == 409
     assert response.json()["violations"][0]["code"] == "MONITORING_INCONSISTENT"
     assert len(api.get(f"/orders/{order.number}/monitoring", admin_token).json()["months"]) == 6  # all or nothing
+
+
+def test_an_installation_pushes_and_reads_its_own_clients_monitoring(api):
+    from tests.api.conftest import make_token
+
+    order = advance(make_order(), "balance_paid")
+    installation = make_token(client=order.client)
+    month = {"month": "2026-11-01", "dt": 70, "dm": 50, "t": 30, "tq": 20, "ts": 2}
+    response = api.post(f"/orders/{order.number}/monitoring/months", installation, {"months": [month]})
+    assert response.status_code == 200, response.json()
+    assert response.json()["created"] == ["2026-11-01"]
+    assert api.get(f"/orders/{order.number}/monitoring", installation).json()["months"][0]["dm"] == 50
+    assert order.events.filter(actor__isnull=False).count() == 0  # the installation acts as the system
