@@ -177,7 +177,7 @@ def test_monitoring_push_same_twice_changes_nothing_and_perf_is_read(api, admin_
     assert len(api.get(f"/orders/{order.number}/monitoring", admin_token).json()["months"]) == 6  # all or nothing
 
 
-def test_an_installation_pushes_and_reads_its_own_clients_monitoring(api):
+def test_an_installation_pushes_and_reads_its_own_clients_monitoring(api, db):
     from tests.api.conftest import make_token
 
     order = advance(make_order(), "balance_paid")
