@@ -1,7 +1,10 @@
 """The versioned JSON API (``/api/v1/``, issue #16): one NinjaAPI, its routers, its French error answers."""
 
+import json
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
@@ -14,6 +17,18 @@ CONTROL_CHARACTER_RESPONSE = {
     "description": "Caractère de contrôle dans l'adresse : page d'erreur du site (HTML), avant l'API.",
     "content": {"text/html": {"schema": {"type": "string"}}},
 }
+
+
+class LocalSwagger(Swagger):
+    """Swagger UI from our own static files (``static/vendor/swagger-ui``, swagger-ui-dist from npm): never a CDN."""
+
+    template = "api/docs.html"
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        settings = {**self.settings, "url": self.get_openapi_url(api, kwargs)}
+        # "<" escaped: the settings sit in a <script type="application/json"> block.
+        context = {"swagger_settings": json.dumps(settings).replace("<", "\\u003c"), "api": api}
+        return render(request, self.template, context)
 
 
 class SegurApi(NinjaAPI):
@@ -37,7 +52,7 @@ api = SegurApi(
     auth=TokenAuth(),
     parser=StrictJsonParser(),
     renderer=FrenchJsonRenderer(),
-    docs=Swagger(settings={"persistAuthorization": False}),
+    docs=LocalSwagger(settings={"persistAuthorization": False, "deepLinking": True}),
     docs_url="/docs",
     openapi_url="/openapi.json",
     urls_namespace="api-1",

@@ -48,7 +48,6 @@ INSTALLED_APPS = [
     "orders",
     "monitoring",
     "portal",
-    "ninja",
     "api",
 ]
 
