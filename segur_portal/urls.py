@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/calendrier/export.csv", deadline_calendar_csv, name="deadline_calendar_csv"),
     path("admin/", admin.site.urls),
     path("espace-client/", include("portal.urls")),
+    path("api/v1/", include("api.urls")),
 ]
 
 # French error pages, with a link back to the back-office or the client space (segur_portal.errors).

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "orders",
     "monitoring",
     "portal",
+    "api",
 ]
 
 MIDDLEWARE = [

@@ -135,6 +135,8 @@ def real_values(pattern: Pattern, parameter: str, role: str, data: Demo) -> list
         "document_id": [str(data.client_document.pk)],
         "invoice_id": [str(data.invoice.pk)] if data.invoice else [],
         "action_name": sorted(services.ACTIONS),
+        "name": sorted(services.ACTIONS),  # the API's /orders/{number}/actions/{name}
+        "client_id": [str(data.order.client_id)],
         "kind": ["principal", "secondary"],
         "request_kind": sorted(REQUESTS),
         "number": [data.client_order.number if client else data.order.number],

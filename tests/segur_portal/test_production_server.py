@@ -134,6 +134,6 @@ def test_the_wheel_ships_every_project_app_and_its_subpackages():
         for init in Path(config.path).rglob("__init__.py"):
             wanted.add(".".join(init.parent.relative_to(base).parts))
 
-    assert {config.name for config in project_apps} == {"clients", "orders", "monitoring", "portal"}
+    assert {config.name for config in project_apps} == {"clients", "orders", "monitoring", "portal", "api"}
     assert wanted - shipped == set()
     assert not {name for name in shipped if name.split(".")[0] in {"tests", "benchmarks", "scripts"}}
