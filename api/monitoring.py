@@ -1,14 +1,13 @@
 """Monitoring pushes from installed software and the PERF summary (AF §3.3, §4.5).
 
-``push_months`` is the single adapter between the API and the monitoring service: when ``monitoring.services`` gains
-its revisions and single validation function, only this function changes.
+``push_months`` is the single adapter between the API and the monitoring service (``record_months``, revisions).
 """
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router
 
@@ -16,14 +15,15 @@ from api.auth import require_monitoring_access
 from api.orders import ERRORS, order_or_404
 from api.schemas import MonthIn, MonthOut, MonthsIn, PerfOut, PerfWindowOut, PushOut, RefusalOut
 from monitoring import services as monitoring_services
-from monitoring.models import MonitoringMonth
+from monitoring.models import MonitoringMonth, RevisionSource
 from orders import rules, services
-from orders.exceptions import RuleViolation, raise_if
+from orders.exceptions import raise_if
 from orders.models import Order
 
 PUSH_DOC = (
     "Un ou plusieurs mois (Dt, Dm, T, Tq, Ts) avec la validation de l'import, tous enregistrés ou aucun. Les mêmes "
-    "chiffres renvoyés ne changent rien (`unchanged`)."
+    "chiffres renvoyés ne changent rien (`unchanged`) ; des chiffres différents pour un mois déjà reçu sont une "
+    "correction (`revised`), gardée comme nouvelle révision avec son motif (`reason`, obligatoire dans ce cas)."
 )
 router = Router(tags=["Monitoring"])
 
@@ -35,37 +35,22 @@ class PushResult:
     revised: list[date] = field(default_factory=list)
 
 
-def _figures(month: MonitoringMonth) -> tuple[int, int, int, int, int]:
-    return (
-        month.documents_expected,
-        month.documents_sent,
-        month.patients_seen,
-        month.patients_qualified,
-        month.patients_transitional,
+def push_months(*, order: Order, months: list[MonthIn], reason: str = "", user: Any = None) -> PushResult:
+    """Record the pushed months all together or not at all, through ``monitoring.services.record_months`` (the one
+    validation of manual entry, imports and the API, AF §4.5), as revisions whose source is the API. A month pushed
+    again with the same figures changes nothing; with other figures it becomes a new revision (a correction, which
+    needs a ``reason``); history is never overwritten."""
+    reports = [monitoring_services.MonthReport(m.month, m.dt, m.dm, m.t, m.tq, m.ts) for m in months]
+    recorded = monitoring_services.record_months(
+        order, reports, source=RevisionSource.API, user=user, reason=reason, all_or_nothing=True
     )
-
-
-def push_months(*, order: Order, months: list[MonthIn]) -> PushResult:
-    """Record the pushed months all together or not at all, through ``monitoring_record_months`` (its validation,
-    the same as the import's). A month pushed again with the same figures changes nothing; with other figures it is
-    refused by the current service (a recorded month is never overwritten) until revisions exist."""
-    result = PushResult()
-    existing = {month.month: _figures(month) for month in MonitoringMonth.objects.filter(order=order)}
-    reports = []
-    for month in months:
-        figures = (month.dt, month.dm, month.t, month.tq, month.ts)
-        if existing.get(month.month) == figures:
-            result.unchanged.append(month.month)
-        else:
-            reports.append(monitoring_services.MonthReport(month.month, *figures))
-    with transaction.atomic():
-        recorded = monitoring_services.monitoring_record_months(order=order, reports=reports)
-        violations: list[RuleViolation] = [v for _report, problems in recorded.rejected for v in problems]
-        if violations:
-            transaction.set_rollback(True)
-    raise_if(violations)
-    result.created = [month.month for month in recorded.saved]
-    return result
+    raise_if([violation for _report, problems in recorded.rejected for violation in problems])
+    revised = set(recorded.corrected)
+    return PushResult(
+        created=[month.month for month in recorded.saved if month.month not in revised],
+        unchanged=list(recorded.unchanged),
+        revised=sorted(revised),
+    )
 
 
 def perf_summary(order: Order) -> PerfOut:
@@ -108,6 +93,6 @@ def monitoring_read(request: HttpRequest, number: str) -> PerfOut:
 )
 def monitoring_push(request: HttpRequest, number: str, payload: MonthsIn) -> PushOut:
     order = order_or_404(number)
-    require_monitoring_access(request, order, "monitoring.add_monitoringmonth")
-    result = push_months(order=order, months=payload.months)
+    user = require_monitoring_access(request, order, "monitoring.add_monitoringmonth")
+    result = push_months(order=order, months=payload.months, reason=payload.reason, user=user)
     return PushOut(created=result.created, unchanged=result.unchanged, revised=result.revised)

@@ -286,6 +286,11 @@ class MonthIn(Input):
 
 class MonthsIn(Input):
     months: list[MonthIn] = Field(min_length=1, max_length=60)
+    reason: str = Field(
+        default="",
+        max_length=500,
+        description="Motif d'une correction (obligatoire quand un mois déjà reçu change de chiffres).",
+    )
 
 
 class MonthOut(Schema):

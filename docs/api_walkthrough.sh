@@ -41,7 +41,7 @@ echo "client n° $CLIENT_ID" >&2
 
 step "2. Créer le bon de commande (brouillon, montants aux plafonds)"
 ORDER=$(call POST /orders "{\"client_id\": $CLIENT_ID, \"solution_id\": $SOLUTION_ID,
-  \"prestation\": \"principal_v2\", \"issued_at\": \"2026-09-01T09:00:00+02:00\"}")
+  \"prestation\": \"principal_v2\", \"issued_at\": \"2026-08-01T09:00:00+02:00\"}")
 NUMBER=$(echo "$ORDER" | jq -r .number)
 echo "$ORDER" | jq '{number, state, amounts, deadlines: [.deadlines[] | {code, due_at, actor_label}]}' >&2
 
@@ -51,10 +51,10 @@ action() {  # action NOM CORPS_JSON : exécute l'action et affiche le nouvel ét
 }
 
 action "3. Enregistrer la signature du client" sign \
-  '{"signed_at": "2026-09-02T10:00:00+02:00", "signature_method": "eidas_simple", "signatory_name": "Dr Camille Durand"}'
+  '{"signed_at": "2026-08-02T10:00:00+02:00", "signature_method": "eidas_simple", "signatory_name": "Dr Camille Durand"}'
 action "4. Déposer la demande d'avance" file_advance \
-  '{"received_at": "2026-09-03T10:00:00+02:00", "asp_reference": "ASP-2026-0042"}'
-action "5. Enregistrer le versement de l'avance" record_advance_paid '{"paid_at": "2026-09-21T10:00:00+02:00"}'
+  '{"received_at": "2026-08-03T10:00:00+02:00", "asp_reference": "ASP-2026-0042"}'
+action "5. Enregistrer le versement de l'avance" record_advance_paid '{"paid_at": "2026-08-21T10:00:00+02:00"}'
 
 step "6. Cocher la liste de déploiement"
 call POST "/orders/$NUMBER/checklist" '{"done": {"rights_of_use": true, "installation": true,
@@ -62,8 +62,8 @@ call POST "/orders/$NUMBER/checklist" '{"done": {"rights_of_use": true, "install
   "self_service_content": true, "documentation": true, "datamatrix_reader": true,
   "project_follow_up": true}}' | jq -r '"état : " + .state_label' >&2
 
-action "7. Enregistrer l'installation" record_installation '{"installed_at": "2026-10-11T10:00:00+02:00"}'
-action "8. Enregistrer la signature de la VA" sign_va '{"signed_at": "2026-10-16T10:00:00+02:00"}'
+action "7. Enregistrer l'installation" record_installation '{"installed_at": "2026-09-11T10:00:00+02:00"}'
+action "8. Enregistrer la signature de la VA" sign_va '{"signed_at": "2026-09-16T10:00:00+02:00"}'
 
 step "9. Émettre la facture principale"
 call POST "/orders/$NUMBER/invoices/principal" | jq -r '"facture " + .number + " : " + .total_ttc + " € TTC"' >&2
@@ -72,7 +72,7 @@ action "10. Déposer la demande de solde" file_balance '{"received_at": "2026-11
 action "11. Enregistrer le versement du solde" record_balance_paid '{"paid_at": "2026-11-23T09:30:00+01:00"}'
 
 step "12. Transmettre les mois de monitoring (jeton d'installation du client s'il est donné)"
-MONTHS='{"months": [{"month": "2026-11-01", "dt": 120, "dm": 80, "t": 300, "tq": 240, "ts": 12}]}'
+MONTHS='{"months": [{"month": "2026-10-01", "dt": 120, "dm": 80, "t": 300, "tq": 240, "ts": 12}]}'
 call POST "/orders/$NUMBER/monitoring/months" "$MONTHS" "${INSTALLATION_TOKEN:-$SEGUR_TOKEN}" >&2
 echo >&2
 step "13. Retransmettre les mêmes mois : rien ne change"

@@ -1,11 +1,12 @@
 """Orders and clients through the API: the same services as the admin (AF §4.2-§6), 409 with every violation."""
 
 import pytest
+import time_machine
 
 from api.models import ApiAccess
 from clients.models import Client
 from orders.models import Order, OrderEvent
-from tests.factories import advance, make_doctor, make_order, make_solution, make_structure, valid_rpps
+from tests.factories import advance, make_doctor, make_order, make_solution, make_structure, paris, valid_rpps
 
 
 @pytest.fixture
@@ -150,6 +151,7 @@ def test_documents_are_listed_and_downloaded_after_the_permission_check(api, adm
     assert api.get(listed[0]["download_url"], None).status_code == 401
 
 
+@time_machine.travel(paris(2027, 6, 15, 10), tick=False)  # the months pushed are over (AF §3.3)
 def test_monitoring_push_same_twice_changes_nothing_and_perf_is_read(api, admin_token):
     order = advance(make_order(), "balance_paid")
     months = [
@@ -177,6 +179,7 @@ def test_monitoring_push_same_twice_changes_nothing_and_perf_is_read(api, admin_
     assert len(api.get(f"/orders/{order.number}/monitoring", admin_token).json()["months"]) == 6  # all or nothing
 
 
+@time_machine.travel(paris(2027, 6, 15, 10), tick=False)  # the months pushed are over (AF §3.3)
 def test_an_installation_pushes_and_reads_its_own_clients_monitoring(api, db):
     from tests.api.conftest import make_token
 
@@ -188,3 +191,29 @@ def test_an_installation_pushes_and_reads_its_own_clients_monitoring(api, db):
     assert response.json()["created"] == ["2026-11-01"]
     assert api.get(f"/orders/{order.number}/monitoring", installation).json()["months"][0]["dm"] == 50
     assert order.events.filter(actor__isnull=False).count() == 0  # the installation acts as the system
+
+
+@time_machine.travel(paris(2027, 6, 15, 10), tick=False)
+def test_a_changed_month_pushed_again_is_a_revision_with_its_reason(api, admin_token):
+    """Issue 16 and 15: a month already received with other figures is a correction, kept as a new revision whose
+    source is the API; without a reason it is refused (409) and nothing changes."""
+    from monitoring.models import MonitoringMonth, MonitoringRevision
+
+    order = advance(make_order(), "balance_paid")
+    month = {"month": "2027-01-01", "dt": 70, "dm": 20, "t": 30, "tq": 20, "ts": 2}
+    url = f"/orders/{order.number}/monitoring/months"
+    assert api.post(url, admin_token, {"months": [month]}).json()["created"] == ["2027-01-01"]
+
+    corrected = {**month, "dm": 50}
+    refused = api.post(url, admin_token, {"months": [corrected]})
+    assert refused.status_code == 409
+    assert refused.json()["violations"][0]["field"] == "reason"
+    assert MonitoringMonth.objects.get(order=order).documents_sent == 20
+
+    response = api.post(url, admin_token, {"months": [corrected], "reason": "Dm recompté par l'éditeur"})
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"created": [], "unchanged": [], "revised": ["2027-01-01"]}
+    assert MonitoringMonth.objects.get(order=order).documents_sent == 50
+    revisions = MonitoringRevision.objects.filter(order=order).order_by("recorded_at", "pk")
+    assert [(r.documents_sent, r.source) for r in revisions] == [(20, "api"), (50, "api")]
+    assert revisions.last().reason == "Dm recompté par l'éditeur"

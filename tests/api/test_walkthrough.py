@@ -37,4 +37,4 @@ def test_the_walkthrough_script_runs_a_full_order_life(live_server, programme_da
     assert order.monitoring_months.count() == 1
     perf = json.loads(result.stdout)
     assert perf["order"] == order.number and perf["months"][0]["dt"] == 120
-    assert "rien ne change" in result.stderr and '"unchanged": ["2026-11-01"]' in result.stderr
+    assert "rien ne change" in result.stderr and '"unchanged": ["2026-10-01"]' in result.stderr
