@@ -80,7 +80,8 @@ def real_celery_worker(transactional_db):
 
 @pytest.fixture
 def programme_data(transactional_db):
-    """Transactional tests start from a flushed database: reload the programme that the data migration creates.
+    """Transactional tests start from a flushed database: reload what the data migrations create — the programme
+    and the invoice series (FP, FS, AV), whatever test flushed the database before.
 
     (The staff groups come back by themselves: a flush sends post_migrate.)
     """
@@ -88,8 +89,8 @@ def programme_data(transactional_db):
 
     from django.apps import apps
 
-    migration = importlib.import_module("orders.migrations.0002_programme_lgc_va2")
-    migration.create_programme(apps, None)
+    importlib.import_module("orders.migrations.0002_programme_lgc_va2").create_programme(apps, None)
+    importlib.import_module("orders.migrations.0005_invoices").create_series(apps, None)
 
 
 @pytest.fixture
