@@ -33,7 +33,7 @@ def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
     page.goto(link)
 
     todo = page.locator(".todo-card").inner_text()
-    assert "Signer la Vérification d'Aptitude (VA)" in todo
+    assert "Signer la Vérification d'aptitude" in todo
     assert "juillet" in todo or "juin" in todo or "mai" in todo  # French month names, not the browser's English
     page.screenshot(path=str(tmp_path / "client_order.png"), full_page=True)
     assert_accessible(page, "client order page")
