@@ -102,6 +102,15 @@ def paris(year: int, month: int, day: int, hour: int = 10) -> datetime:
     return datetime(year, month, day, hour, tzinfo=rules.PARIS)
 
 
+def checklist_days(order: Order, after: datetime, installed: datetime) -> dict[str, bool | date]:
+    """Each deployment checklist item done on its own day, from the day after ``after`` up to the installation day,
+    in the checklist's order: the pilot PV then prints the days the work was done (issue #11, AF §3)."""
+    items = [code for code, _label in rules.checklist_items_for(order.client)]
+    first, last = rules.paris_date(after) + timedelta(days=1), rules.paris_date(installed)
+    span = max((last - first).days, 0)
+    return {code: first + timedelta(days=index * span // max(len(items) - 1, 1)) for index, code in enumerate(items)}
+
+
 @dataclass
 class DemoResult:
     created: bool
@@ -150,6 +159,10 @@ class DemoBuilder:
             city="Lyon",
             email="segur@logimed.example",
             vat_regime="vat_20",
+            # Printed on every invoice and credit note (Code de commerce R123-237, issue #11).
+            legal_form="SAS",
+            rcs="Lyon 832 451 976",
+            share_capital=Decimal("150000.00"),
             psc_habilitation_on=date(2025, 6, 2),
             asp_enrolment_requested_on=date(2025, 11, 20),
             asp_enrolment_validated_on=date(2025, 12, 1),
@@ -351,13 +364,11 @@ class DemoBuilder:
                 continue
             if action == "file_balance":
                 invoices.invoice_issue(order_id=order.pk, kind="principal", acting_user=finance_user, now=at)
+            previous, at = at, at + timedelta(days=self.random.randrange(3, 9))
             if action == "record_installation":
                 services.order_update_checklist(
-                    order_id=order.pk,
-                    done={code: True for code, _ in rules.checklist_items_for(order.client)},
-                    acting_user=deployment,
+                    order_id=order.pk, done=checklist_days(order, previous, at), acting_user=deployment
                 )
-            at = at + timedelta(days=self.random.randrange(3, 9))
             order = self.act(action, order, at, user, **{date_field[action]: at}, **params)
             assert order.state == state
         return order

@@ -13,37 +13,40 @@ from orders.models import DocumentKind, Order, OrderState
 DONE, CURRENT, TODO = "done", "current", "todo"
 
 S = OrderState
-# What the order's state means for the client, in plain French (AF §4.3–§4.5, §VII).
+# What the order's state means for the client, in plain French (AF §4.3–§4.5, §VII; the client reads no section
+# numbers). One name per document, as in the client space's list (issue #12): «Vérification d'aptitude»,
+# «procès-verbal d'installation pilote».
 CLIENT_STATE_TEXT: dict[str, str] = {
     S.DRAFT: "Votre bon de commande est prêt : il attend votre signature.",
     S.PRE_ORDER: (
-        "Votre commande est conditionnelle : elle deviendra ferme dès le référencement de la solution par l'ANS "
-        "(AF §4.3)."
+        "Votre commande est conditionnelle : elle deviendra ferme dès le référencement de la solution par l'ANS."
     ),
     S.FIRM: "Votre commande est ferme : votre éditeur dépose la demande de prise en charge auprès de l'ASP.",
     S.ADVANCE_REQUESTED: "La demande de prise en charge par l'État a été déposée auprès de l'ASP.",
     S.ADVANCE_PAID: "La prise en charge est accordée : votre éditeur prépare l'installation de la mise à jour.",
-    S.INSTALLED: "La mise à jour est installée : il reste à signer le procès-verbal de fin de prestation.",
-    S.PILOT_PV_SIGNED: "Le PV d'installation pilote est signé : il reste à signer la Vérification d'Aptitude.",
-    S.VA_SIGNED: "La Vérification d'Aptitude est signée : la Prestation principale est réalisée.",
+    S.INSTALLED: "La mise à jour est installée : il reste à signer la Vérification d'aptitude.",
+    S.PILOT_PV_SIGNED: (
+        "Le procès-verbal d'installation pilote est signé : il reste à signer la Vérification d'aptitude."
+    ),
+    S.VA_SIGNED: "La Vérification d'aptitude est signée : la Prestation principale est réalisée.",
     S.BALANCE_REQUESTED: "La Prestation principale est réalisée ; le solde est demandé à l'ASP.",
     S.BALANCE_PAID: (
         "La Prestation principale est réalisée et payée. L'usage du logiciel est suivi pendant la Prestation "
-        "secondaire (AF §4.5)."
+        "secondaire."
     ),
     S.SECONDARY_REQUESTED: "Le suivi d'usage est terminé ; la Prestation secondaire est demandée à l'ASP.",
     S.SECONDARY_PAID: "La Prestation secondaire est payée. Votre commande Ségur est menée à son terme.",
     S.CLOSED: "Votre commande Ségur est close.",
     S.LAPSED: (
-        "Votre commande conditionnelle est caduque : la solution n'a pas été référencée dans les délais "
-        "(AF §4.3). Aucune somme ne vous est demandée."
+        "Votre commande conditionnelle est caduque : la solution n'a pas été référencée dans les délais. "
+        "Aucune somme ne vous est demandée."
     ),
     S.REIMBURSEMENT_DUE: (
-        "La Prestation principale n'a pas été réalisée avant la Date 5 : votre éditeur reverse l'avance à l'ASP "
-        "(AF §4.4). Aucune somme ne vous est demandée."
+        "La Prestation principale n'a pas été réalisée dans les délais du programme : votre éditeur reverse "
+        "l'avance à l'ASP. Aucune somme ne vous est demandée."
     ),
     S.REIMBURSED: "L'avance a été reversée à l'ASP : la commande est close.",
-    S.TERMINATED: "Vous avez résilié la commande ; l'ASP en est informée (AF §6.5).",
+    S.TERMINATED: "Vous avez résilié la commande ; l'ASP en est informée.",
     S.CANCELLED: "Cette commande a été annulée.",
 }
 SIDE_EXITS = {S.LAPSED, S.REIMBURSEMENT_DUE, S.REIMBURSED, S.TERMINATED, S.CANCELLED, S.CLOSED}
@@ -67,9 +70,9 @@ def _milestones(order: Order) -> list[tuple[str, datetime | None]]:
         ("Mise à jour installée", order.installed_at),
     ]
     if order.is_pilot:
-        milestones.append(("PV d'installation pilote signé", order.pilot_pv_signed_at))
+        milestones.append(("Procès-verbal d'installation pilote signé", order.pilot_pv_signed_at))
     milestones += [
-        ("Vérification d'Aptitude signée", order.va_signed_at),
+        ("Vérification d'aptitude signée", order.va_signed_at),
         ("Solde versé par l'ASP", order.balance_paid_at),
         ("Prestation secondaire (suivi d'usage) versée", order.secondary_paid_at),
     ]
@@ -96,8 +99,8 @@ def order_steps(order: Order) -> list[Step]:
 # The client's own deadlines (actor "client" in SPEC §10), in the client's words, with the document to sign.
 CLIENT_ACTION_TEXT: dict[str, tuple[str, str]] = {
     "DATE_4_SIGNATURE": ("Signer le bon de commande", DocumentKind.ORDER_FORM),
-    "PILOT_PV_SIGNATURE": ("Signer le PV d'installation pilote", DocumentKind.PILOT_PV),
-    "VA_SIGNATURE": ("Signer la Vérification d'Aptitude (VA)", DocumentKind.VA),
+    "PILOT_PV_SIGNATURE": ("Signer le procès-verbal d'installation pilote", DocumentKind.PILOT_PV),
+    "VA_SIGNATURE": ("Signer la Vérification d'aptitude", DocumentKind.VA),
 }
 
 
@@ -123,4 +126,7 @@ def client_actions(order: Order, now: datetime) -> list[ClientAction]:
 
 
 def client_state_text(order: Order) -> str:
+    """The state in the client's words; an installed pilot order signs its pilot PV before its VA (AF §6.3)."""
+    if order.state == S.INSTALLED and order.is_pilot:
+        return "La mise à jour est installée : il reste à signer le procès-verbal d'installation pilote."
     return CLIENT_STATE_TEXT.get(order.state, order.get_state_display())

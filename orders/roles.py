@@ -33,6 +33,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "orders.view_orderevent",
         "portal.view_portalevent",
         "portal.view_portallink",
+        "portal.view_signatureevidence",  # the evidence of the client's online signature (issue #12)
     },
     DEPLOYMENT_GROUP: {
         "orders.record_installation",
@@ -48,6 +49,13 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "monitoring.add_monitoringmonth",
         "portal.view_portalevent",
         "portal.view_portallink",
+        # Issue #12: deployment offers the training sessions (AF §3.2), reads the questionnaire after the VA and its
+        # summary for the report to the ANS (AF §6.1), and the evidence of the pilot PV and VA signed online.
+        "portal.view_trainingsession",
+        "portal.add_trainingsession",
+        "portal.change_trainingsession",
+        "portal.view_satisfactionanswer",
+        "portal.view_signatureevidence",
     },
     FINANCE_GROUP: {
         "orders.file_advance",
@@ -68,6 +76,9 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "monitoring.view_monitoringmonth",
         "portal.view_portalevent",
         "portal.view_portallink",
+        "portal.view_trainingsession",  # finance reads the client space's records (issue #12)
+        "portal.view_satisfactionanswer",
+        "portal.view_signatureevidence",
     },
 }
 ADMIN_APPS = ("orders", "clients", "monitoring", "portal")

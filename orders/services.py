@@ -62,6 +62,7 @@ def event_record(
     accepted: bool = True,
     message: str = "",
     payload: dict[str, Any] | None = None,
+    actor_name: str = "",
 ) -> OrderEvent:
     event = event_build(
         order=order,
@@ -72,6 +73,7 @@ def event_record(
         accepted=accepted,
         message=message,
         payload=payload,
+        actor_name=actor_name,
     )
     event.save()
     return event
@@ -87,13 +89,15 @@ def event_build(
     accepted: bool = True,
     message: str = "",
     payload: dict[str, Any] | None = None,
+    actor_name: str = "",
 ) -> OrderEvent:
-    """The event row, not saved yet: ``event_record`` saves it, a bulk import inserts many at once."""
+    """The event row, not saved yet: ``event_record`` saves it, a bulk import inserts many at once. ``actor_name``
+    names an actor who is no staff user (a client signing online, issue #12); written once, like the rest."""
     user = acting_user if acting_user is not None and getattr(acting_user, "is_authenticated", False) else None
     return OrderEvent(
         order=order,
         actor=user,
-        actor_label=actor_label(acting_user),
+        actor_label=actor_name[:150] or actor_label(acting_user),
         action=action,
         from_state=from_state,
         to_state=to_state,
@@ -1141,10 +1145,12 @@ def perform(
     acting_user: User,
     params: dict[str, Any] | None = None,
     now: datetime | None = None,
+    actor_name: str = "",
 ) -> Order:
     """Run one action of the state machine atomically, or refuse it with every reason and change nothing.
 
     ``acting_user=None`` is the system (Celery jobs); a refused attempt is still written to the event log.
+    ``actor_name`` is the event log's actor when it is not a staff user (a client signing online, issue #12).
     """
     action = ACTIONS[action_name]
     params = dict(params or {})
@@ -1179,6 +1185,7 @@ def perform(
                 accepted=False,
                 message=" ".join(v.message for v in violations),
                 payload={**params, "codes": [v.code for v in violations]},
+                actor_name=actor_name,
             )
         else:
             action.apply(order, params, now)
@@ -1208,6 +1215,7 @@ def perform(
                 from_state=from_state,
                 to_state=order.state,
                 payload=params,
+                actor_name=actor_name,
             )
     raise_if(violations)
     logger.info(

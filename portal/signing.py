@@ -306,6 +306,7 @@ def sign(
                 acting_user=None,
                 params=_params(document, signing_code.signatory_name, now) | {"signed_document": upload},
                 now=now,
+                actor_name=f"{signing_code.signatory_name} (signature en ligne)",  # not «Système» (issue #12)
             )
             signed_document = Document.objects.filter(order=order, kind=signable.signed_kind).order_by("-version")[0]
             evidence = evidence_append(

@@ -10,6 +10,7 @@ from monitoring.models import OutboxEmail
 from monitoring.reminders import deadlines_scan
 from orders.documents import document_generate
 from portal.signing import signature_request_send
+from tests.e2e.browser import screenshots
 from tests.factories import advance, make_doctor, make_order, paris
 
 
@@ -33,9 +34,9 @@ def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
     page.goto(link)
 
     todo = page.locator(".todo-card").inner_text()
-    assert "Signer la Vérification d'Aptitude (VA)" in todo
+    assert "Signer la Vérification d'aptitude" in todo
     assert "juillet" in todo or "juin" in todo or "mai" in todo  # French month names, not the browser's English
-    page.screenshot(path=str(tmp_path / "client_order.png"), full_page=True)
+    screenshots(page, "client-order-va-to-sign")  # «Vérification d'aptitude», one name per document (issue #12)
     assert_accessible(page, "client order page")
     with page.expect_download() as download:
         page.click("text=Télécharger le document à signer")

@@ -112,7 +112,7 @@ def test_every_document_kind_renders_for_each_case(case):
             assert "TVA non applicable, art. 293 B du CGI" in text and "TTC" not in text, kind
             assert "non applicable (fournisseur" not in text
     assert "Reste à charge pour le client : 0 €" in " ".join(texts["order_form"])
-    assert ("Qualité :" in " ".join(texts["order_form"])) == (case in ("msp", "cds"))
+    assert ("Qualité du signataire :" in " ".join(texts["order_form"])) == (case in ("msp", "cds"))
 
 
 def finish_principal(order: Order) -> Order:

@@ -32,9 +32,9 @@ def test_a_pilot_order_has_its_pv_step_and_asks_for_the_pv_before_the_va():
     labels = [label for label, _status in statuses(order)]
     actions = progress.client_actions(order, paris(2026, 11, 23))
 
-    assert labels.index("PV d'installation pilote signé") < labels.index("Vérification d'Aptitude signée")
-    assert ("PV d'installation pilote signé", progress.CURRENT) in statuses(order)
-    assert [action.label for action in actions] == ["Signer le PV d'installation pilote"]
+    assert labels.index("Procès-verbal d'installation pilote signé") < labels.index("Vérification d'aptitude signée")
+    assert ("Procès-verbal d'installation pilote signé", progress.CURRENT) in statuses(order)
+    assert [action.label for action in actions] == ["Signer le procès-verbal d'installation pilote"]
 
 
 def test_past_date_5_the_signature_is_overdue_for_the_client():
@@ -42,7 +42,7 @@ def test_past_date_5_the_signature_is_overdue_for_the_client():
 
     (action,) = progress.client_actions(order, order.programme.date_5.replace(minute=1))
 
-    assert action.overdue and action.label == "Signer la Vérification d'Aptitude (VA)"
+    assert action.overdue and action.label == "Signer la Vérification d'aptitude"
 
 
 def test_a_side_exit_stops_the_path_and_explains_itself():
@@ -58,3 +58,14 @@ def test_every_state_has_its_client_text():
     from orders.models import OrderState
 
     assert set(progress.CLIENT_STATE_TEXT) == set(OrderState.values)
+
+
+def test_the_client_texts_use_one_name_per_document_and_no_section_numbers():
+    """Issue #12: the client reads «Vérification d'aptitude» (never «VA» nor «Aptitude»), no «AF §»."""
+    texts = list(progress.CLIENT_STATE_TEXT.values()) + [label for label, _ in progress.CLIENT_ACTION_TEXT.values()]
+    order = advance(make_order(is_pilot=True), "installed")
+    texts += [progress.client_state_text(order)] + [label for label, _status in statuses(order)]
+    for text in texts:
+        assert "(VA)" not in text and "Aptitude" not in text and "AF §" not in text and " PV " not in text, text
+    assert progress.client_state_text(order).endswith("il reste à signer le procès-verbal d'installation pilote.")
+    assert progress.CLIENT_STATE_TEXT["installed"].endswith("il reste à signer la Vérification d'aptitude.")

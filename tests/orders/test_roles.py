@@ -36,6 +36,7 @@ EXPECTED_PERMISSIONS = {
         "orders.view_orderevent",
         "portal.view_portalevent",
         "portal.view_portallink",
+        "portal.view_signatureevidence",
     },
     DEPLOYMENT_GROUP: {
         "orders.record_installation",
@@ -51,6 +52,11 @@ EXPECTED_PERMISSIONS = {
         "monitoring.add_monitoringmonth",
         "portal.view_portalevent",
         "portal.view_portallink",
+        "portal.view_trainingsession",
+        "portal.add_trainingsession",
+        "portal.change_trainingsession",
+        "portal.view_satisfactionanswer",
+        "portal.view_signatureevidence",
     },
     FINANCE_GROUP: {
         "orders.file_advance",
@@ -71,6 +77,9 @@ EXPECTED_PERMISSIONS = {
         "monitoring.view_monitoringmonth",
         "portal.view_portalevent",
         "portal.view_portallink",
+        "portal.view_trainingsession",
+        "portal.view_satisfactionanswer",
+        "portal.view_signatureevidence",
     },
 }
 

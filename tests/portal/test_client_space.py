@@ -72,7 +72,7 @@ def test_the_order_page_says_what_to_sign_before_date_5_and_offers_the_document(
     page, read = text(response), visible(response)
 
     assert "Ce qu'il vous reste à faire" in page
-    assert "Signer la Vérification d'Aptitude (VA)" in page
+    assert "Signer la Vérification d'aptitude" in page
     date_5 = timezone.localtime(installed_order.programme.date_5)
     assert f"au plus tard le {date_format(date_5, 'l j F Y')} à 12 h" in read  # «12 h», issue #12
     assert "AF §" not in page  # no section numbers for clients (issue #12)
@@ -293,7 +293,7 @@ def test_the_reminder_to_sign_the_va_carries_a_personal_link_to_the_order(client
     assert "Ouvrir mon espace client" in reminder.body_html
     link = re.search(r"http://\S+/espace-client/acces/\S+", reminder.body_text).group(0)
     response = client.get(link.removeprefix("http://127.0.0.1:8000"), follow=True)
-    assert "Signer la Vérification d'Aptitude (VA)" in text(response)
+    assert "Signer la Vérification d'aptitude" in text(response)
     assert response.redirect_chain[-1][0] == reverse("portal:order", args=[installed_order.number])
 
 
