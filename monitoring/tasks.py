@@ -22,3 +22,9 @@ def scan_deadlines(self) -> dict:  # type: ignore[no-untyped-def]
 def send_outbox() -> dict[str, int]:
     """Send what the outbox holds; failed e-mails come back with backoff (every 5 minutes from beat)."""
     return reminders.outbox_send_due()
+
+
+@shared_task(name="monitoring.tasks.refresh_perf_summaries")
+def refresh_perf_summaries() -> int:
+    """Nightly (06:30 Paris): the PERF summaries missing or made stale by time (AF §3.3, §4.5, §7)."""
+    return services.rebuild_perf_summaries()
