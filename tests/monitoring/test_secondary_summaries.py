@@ -64,7 +64,8 @@ def test_the_nightly_job_refreshes_a_summary_whose_observation_ended_since(order
         assert tasks.refresh_perf_summaries() == 0
 
     summary = PerfSummary.objects.get(order=order)
-    assert summary.missing_count is None and summary.missing_text.startswith("Période d'observation de 18 mois terminée")
+    assert summary.missing_count is None
+    assert summary.missing_text.startswith("Période d'observation de 18 mois terminée")
     assert summary.status == PerfStatus.PERF_HALF
 
 
