@@ -74,7 +74,7 @@ def client_perf_words(analysis: perf.Analysis, *, window_months: int) -> list[st
             )
         if closest.dm_missing:
             sentences.append(
-                f"Pour atteindre {target} {period}, il manque {_documents(closest.dm_missing)} "
+                f"Pour atteindre {target} sur les mois {period}, il manque {_documents(closest.dm_missing)} "
                 f"envoyé{'s' if closest.dm_missing > 1 else ''} à Mon espace santé."
             )
     if best is not None and best.perf == perf.PERF_ONE:

@@ -45,7 +45,8 @@ def test_recording_a_month_tells_the_client_the_level_and_what_is_missing_in_pla
     body = " ".join(email.body_text.split())
     assert "Moitié du niveau atteinte : de novembre 2026 à avril 2027, vous avez envoyé 54 documents sur 120" in body
     assert (
-        "Pour atteindre 60 % de novembre 2026 à avril 2027, il manque 18 documents envoyés à Mon espace santé." in body
+        "Pour atteindre 60 % sur les mois de novembre 2026 à avril 2027, il manque 18 documents envoyés "
+        "à Mon espace santé." in body
     )
     assert "Il reste 11 mois, jusqu'au 30/04/2028, pour progresser." in body
     assert "/espace-client/acces/" in body and "Il reste 11 mois" in email.body_html
@@ -141,6 +142,7 @@ def test_the_client_space_order_page_says_the_level_in_words(client, order):
     read = " ".join(strip_tags(page).split())
     assert "Où vous en êtes sur six mois" in read
     assert (
-        "Pour atteindre 60 % de novembre 2026 à avril 2027, il manque 18 documents envoyés à Mon espace santé." in read
+        "Pour atteindre 60 % sur les mois de novembre 2026 à avril 2027, il manque 18 documents envoyés "
+        "à Mon espace santé." in read
     )
     assert "Novembre 2026 : 9 documents envoyés sur 20 attendus (45 %) — objectif atteint à moitié" in read
