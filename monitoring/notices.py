@@ -94,6 +94,7 @@ def notice_key(order_id: int, today: date) -> str:
 def queue_perf_notices(items: Iterable[tuple[Order, perf.Analysis]], *, now: datetime | None = None) -> int:
     """Write the notices of these orders not yet told this month (one query for the keys, one insert)."""
     from monitoring.reminders import client_email_context, outbox_email, unique_key
+    from portal.access import access_links_batch
 
     now = now or timezone.now()
     today = rules.paris_date(now)
@@ -105,24 +106,26 @@ def queue_perf_notices(items: Iterable[tuple[Order, perf.Analysis]], *, now: dat
     keys = {order.pk: unique_key(notice_key(order.pk, today)) for order, _analysis in candidates}
     sent = set(OutboxEmail.objects.filter(key__in=keys.values()).values_list("key", flat=True))
     emails = []
-    for order, analysis in candidates:
-        if keys[order.pk] in sent:
-            continue
-        address = order.client.email
-        emails.append(
-            outbox_email(
-                key=notice_key(order.pk, today),
-                kind=KIND,
-                to=address,
-                subject=f"Commande Ségur {order.number} : vos envois de documents à Mon espace santé",
-                template="emails/perf_notice",
-                context={
-                    **client_email_context(order, address),
-                    "sentences": client_perf_words(analysis, window_months=order.programme.secondary_window_months),
-                    "today": today,
-                },
+    with access_links_batch():  # the client-space links of the batch in one insert
+        for order, analysis in candidates:
+            if keys[order.pk] in sent:
+                continue
+            address = order.client.email
+            window_months = order.programme.secondary_window_months
+            emails.append(
+                outbox_email(
+                    key=notice_key(order.pk, today),
+                    kind=KIND,
+                    to=address,
+                    subject=f"Commande Ségur {order.number} : vos envois de documents à Mon espace santé",
+                    template="emails/perf_notice",
+                    context={
+                        **client_email_context(order, address),
+                        "sentences": client_perf_words(analysis, window_months=window_months),
+                        "today": today,
+                    },
+                )
             )
-        )
     created = OutboxEmail.objects.bulk_create(emails, ignore_conflicts=True)
     if created:
         from monitoring.reminders import outbox_send_soon
@@ -134,7 +137,8 @@ def queue_perf_notices(items: Iterable[tuple[Order, perf.Analysis]], *, now: dat
 def notify_after_write(orders: list[Order], analyses: dict[int, perf.Analysis], *, now: datetime) -> None:
     """Called by ``record_months_bulk`` in its transaction: few orders → the notices now; many → after the commit."""
     if len(orders) <= INLINE_MAX:
-        queue_perf_notices([(order, analyses[order.pk]) for order in orders], now=now)
+        loaded = Order.objects.select_related("client", "programme", "solution").in_bulk([order.pk for order in orders])
+        queue_perf_notices([(loaded[order.pk], analyses[order.pk]) for order in orders], now=now)
         return
     order_ids = [order.pk for order in orders]
 
@@ -159,7 +163,7 @@ def notices_for(order_ids: list[int], *, now: datetime | None = None, batch: int
     for first in range(0, len(order_ids), batch):
         chunk = order_ids[first : first + batch]
         with transaction.atomic():
-            orders = Order.objects.select_related("programme", "client").filter(pk__in=chunk).order_by("pk")
+            orders = Order.objects.select_related("programme", "client", "solution").filter(pk__in=chunk).order_by("pk")
             figures = load_figures(chunk)
             count += queue_perf_notices(
                 [(order, analysis_for(order, figures[order.pk], today=today)) for order in orders], now=now

@@ -146,3 +146,22 @@ def test_the_client_space_order_page_says_the_level_in_words(client, order):
         "à Mon espace santé." in read
     )
     assert "Novembre 2026 : 9 documents envoyés sur 20 attendus (45 %) — objectif atteint à moitié" in read
+
+
+def test_the_notices_of_a_write_take_the_same_queries_for_2_orders_as_for_6():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
+        orders = [
+            advance(make_order(client=make_doctor(email=f"dr.{i}@cabinet.example")), "va_signed") for i in range(8)
+        ]
+    counts = []
+    with time_machine.travel(paris(2027, 6, 10, 10), tick=False):
+        for group in (orders[:2], orders[2:]):
+            with CaptureQueriesContext(connection) as queries:
+                record_months_bulk([(order, reports([9] * 6)) for order in group], source=RevisionSource.IMPORT)
+            counts.append(len(queries))
+
+    assert counts[0] == counts[1]
+    assert len(notices_sent()) == 8
