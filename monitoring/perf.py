@@ -65,6 +65,17 @@ def documents_missing(dt: int, dm: int, level: Decimal) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class Closest:
+    """The closest next level: on which window, which level, and the documents to produce (Dt) and to send (Dm)."""
+
+    window: rules.PerfWindow | None  # None: no complete window yet
+    level: Decimal | None
+    dt_missing: int = 0
+    dm_missing: int = 0
+    months_missing: int = 0  # consecutive months of figures still needed for a first window
+
+
+@dataclass(frozen=True)
 class Analysis:
     start: date | None
     observation_end: date | None  # start + 18 months: the last window must end before it
@@ -77,6 +88,7 @@ class Analysis:
     payable: Decimal = Decimal("0")
     missing_count: int | None = None
     missing_text: str = ""
+    closest: Closest | None = None  # None: PERF 1 reached, observation over, not started or terminated
 
     @property
     def status(self) -> str:
@@ -128,13 +140,28 @@ def analyse(
     months_left = max(months_between(today, end), 0)
     perf = best.perf if best else Decimal("0")
     payable = Decimal("0.00") if terminated else rules.secondary_payable(secondary_amount, perf)
-    count, text = _missing(
+    count, text, closest = _missing(
         windows, best, by_month, start=start, end=end, months_left=months_left, window_months=window_months
     )
     if terminated:
-        count, text = None, "Commande résiliée par le client : la Prestation secondaire n'est pas payée (AF §7)."
+        count, text, closest = (
+            None,
+            "Commande résiliée par le client : la Prestation secondaire n'est pas payée (AF §7).",
+            None,
+        )
     return Analysis(
-        start, end, len(by_month), windows, best, first_qualifying, months_left, terminated, payable, count, text
+        start,
+        end,
+        len(by_month),
+        windows,
+        best,
+        first_qualifying,
+        months_left,
+        terminated,
+        payable,
+        count,
+        text,
+        closest,
     )
 
 
@@ -147,12 +174,16 @@ def _missing(
     end: date,
     months_left: int,
     window_months: int,
-) -> tuple[int | None, str]:
+) -> tuple[int | None, str, Closest | None]:
     """The closest next level and what it takes, in words (« il manque 14 documents envoyés sur la fenêtre … »)."""
     if best is not None and best.perf == PERF_ONE:
-        return None, f"PERF 1 atteint sur la fenêtre {window_label(best.first_month, best.last_month)}."
+        return None, f"PERF 1 atteint sur la fenêtre {window_label(best.first_month, best.last_month)}.", None
     if months_left == 0:
-        return None, "Période d'observation de 18 mois terminée : le niveau atteint ne peut plus progresser (AF §4.5)."
+        return (
+            None,
+            "Période d'observation de 18 mois terminée : le niveau atteint ne peut plus progresser (AF §4.5).",
+            None,
+        )
     if not windows:
         run = 0
         month = rules.add_months(start, 0)
@@ -162,9 +193,11 @@ def _missing(
             longest = max(longest, run)
             month = rules.add_months(month, 1)
         missing_months = window_months - longest
-        return None, (
+        return (
+            None,
             f"il manque {missing_months} mois consécutif{'s' if missing_months > 1 else ''} de relevés pour "
-            f"former une première fenêtre de {window_months} mois."
+            f"former une première fenêtre de {window_months} mois.",
+            Closest(None, None, months_missing=missing_months),
         )
     level = PERF_ONE if best is not None and best.perf == PERF_HALF else PERF_HALF
     candidates = []
@@ -181,4 +214,8 @@ def _missing(
         )
     if dm_missing:
         parts.append(f"{dm_missing} document{'s' if dm_missing > 1 else ''} envoyé{'s' if dm_missing > 1 else ''}")
-    return total, f"il manque {' et '.join(parts)} sur la fenêtre {label} pour atteindre {LEVEL_PERCENT[level]}."
+    return (
+        total,
+        f"il manque {' et '.join(parts)} sur la fenêtre {label} pour atteindre {LEVEL_PERCENT[level]}.",
+        Closest(window, level, dt_missing, dm_missing),
+    )

@@ -277,7 +277,12 @@ def record_months_bulk(
             for (index, _order, _report), month in zip(accepted, saved, strict=True):
                 results[index].saved.append(month)
         touched = {order.pk: order for _index, order, _report in accepted}
-        refresh_perf_summaries([(order, existing[order.pk]) for order in touched.values()], today=rules.paris_date(now))
+        analyses = refresh_perf_summaries(
+            [(order, existing[order.pk]) for order in touched.values()], today=rules.paris_date(now)
+        )
+        from monitoring import notices
+
+        notices.notify_after_write(list(touched.values()), analyses, now=now)  # the client is told (AF §4.5)
     return results
 
 
@@ -413,11 +418,14 @@ def order_analysis(order: Order, *, today: date | None = None) -> perf.Analysis:
     return analysis_for(order, figures, today=today or rules.paris_date(timezone.now()))
 
 
-def refresh_perf_summaries(items: list[tuple[Order, dict[date, tuple[int, ...]]]], *, today: date) -> None:
-    """Store each order's PERF summary (one upsert), so the portfolio reads it with one query."""
+def refresh_perf_summaries(
+    items: list[tuple[Order, dict[date, tuple[int, ...]]]], *, today: date
+) -> dict[int, perf.Analysis]:
+    """Store each order's PERF summary (one upsert), so the portfolio reads it with one query; returns the analyses."""
     rows = []
+    analyses = {}
     for order, figures in items:
-        analysis = analysis_for(order, figures, today=today)
+        analysis = analyses[order.pk] = analysis_for(order, figures, today=today)
         best = analysis.best
         rows.append(
             PerfSummary(
@@ -457,6 +465,7 @@ def refresh_perf_summaries(items: list[tuple[Order, dict[date, tuple[int, ...]]]
             "updated_at",
         ],
     )
+    return analyses
 
 
 def refresh_perf_summary(order: Order, *, today: date | None = None) -> None:
@@ -465,3 +474,47 @@ def refresh_perf_summary(order: Order, *, today: date | None = None) -> None:
         for row in MonitoringMonth.objects.filter(order=order).values_list("month", *FIGURE_FIELDS)
     }
     refresh_perf_summaries([(order, figures)], today=today or rules.paris_date(timezone.now()))
+
+
+def load_figures(order_ids: list[int]) -> dict[int, dict[date, tuple[int, ...]]]:
+    """The current months of these orders: order → month → figures in ``FIGURE_FIELDS`` order (one query)."""
+    figures: dict[int, dict[date, tuple[int, ...]]] = {pk: {} for pk in order_ids}
+    for row in MonitoringMonth.objects.filter(order_id__in=order_ids).values_list("order_id", "month", *FIGURE_FIELDS):
+        figures[row[0]][row[1]] = tuple(row[2:])
+    return figures
+
+
+def perf_summaries_stale(today: date) -> Any:
+    """Orders in the secondary prestation whose stored PERF summary is missing or no longer true (AF §3.3, §4.5, §7).
+
+    Missing: months recorded before summaries existed (migration 0004), or a VA signed since. Out of date with time:
+    an observation whose 18 months ended after the summary was written (what is missing becomes « terminée »), an
+    order terminated after it (no secondary payment). Windows themselves only change on write, which refreshes them.
+    """
+    from django.db.models import F, Q
+    from django.db.models.functions import TruncDate
+
+    return (
+        Order.objects.filter(va_signed_at__isnull=False)
+        .annotate(perf_written_on=TruncDate("perf__updated_at", tzinfo=rules.PARIS))
+        .filter(
+            Q(perf__isnull=True)
+            | Q(perf__observation_end__lte=today, perf_written_on__lt=F("perf__observation_end"))
+            | Q(terminated_at__isnull=False, perf__updated_at__lt=F("terminated_at"))
+        )
+    )
+
+
+def rebuild_perf_summaries(*, today: date | None = None, everything: bool = False, batch: int = 2000) -> int:
+    """Write the PERF summaries that are missing or stale (``everything``: all of them), ``batch`` orders at a time,
+    with the same ``refresh_perf_summaries`` as every write. Returns the number of orders refreshed."""
+    today = today or rules.paris_date(timezone.now())
+    orders = Order.objects.filter(va_signed_at__isnull=False) if everything else perf_summaries_stale(today)
+    ids = list(orders.order_by("pk").values_list("pk", flat=True))
+    for first in range(0, len(ids), batch):
+        chunk = ids[first : first + batch]
+        with transaction.atomic():
+            loaded = Order.objects.select_related("programme").filter(pk__in=chunk).order_by("pk")
+            figures = load_figures(chunk)
+            refresh_perf_summaries([(order, figures[order.pk]) for order in loaded], today=today)
+    return len(ids)

@@ -22,3 +22,22 @@ def scan_deadlines(self) -> dict:  # type: ignore[no-untyped-def]
 def send_outbox() -> dict[str, int]:
     """Send what the outbox holds; failed e-mails come back with backoff (every 5 minutes from beat)."""
     return reminders.outbox_send_due()
+
+
+@shared_task(name="monitoring.tasks.refresh_perf_summaries")
+def refresh_perf_summaries() -> int:
+    """Nightly (06:30 Paris): the PERF summaries missing or made stale by time (AF §3.3, §4.5, §7), and the client
+    notices of the levels reached that a lost message left out."""
+    from monitoring import notices
+
+    refreshed = services.rebuild_perf_summaries()
+    notices.notices_catch_up()
+    return refreshed
+
+
+@shared_task(name="monitoring.tasks.send_perf_notices")
+def send_perf_notices(order_ids: list[int]) -> int:
+    """After a big import: the client notices of the levels reached (AF §4.5), once a month per order."""
+    from monitoring import notices
+
+    return notices.notices_for(order_ids)

@@ -772,6 +772,10 @@ def _reason_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
 def _termination_apply(order: Order, params: dict[str, Any], now: datetime) -> None:
     order.terminated_at = _when(params, "terminated_at", now)
     order.closing_reason = str(params.get("reason", "")).strip()
+    if order.va_signed_at is not None:  # AF §7: no secondary payment; the portfolio reads the stored summary
+        from monitoring.services import refresh_perf_summary
+
+        refresh_perf_summary(order, today=rules.paris_date(now))
 
 
 def _reimbursement_apply(order: Order, params: dict[str, Any], now: datetime) -> None:

@@ -186,6 +186,7 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
         "portability_open": client_requests.portability_open(order),
         "portability_due": client_requests.portability_due(order),
         "usage_months": usage_months(order),
+        "perf_words": perf_words(order),
         "satisfaction_open": order.va_signed_at is not None
         and not SatisfactionAnswer.objects.filter(order=order).exists(),
         "text": progress.client_state_text(order),
@@ -195,6 +196,16 @@ def order_detail(request: HttpRequest, granted: ClientAccess, number: str) -> Ht
         "provider": order.solution.provider,
     }
     return render(request, "portal/order_detail.html", context)
+
+
+def perf_words(order: Order) -> list[str]:
+    """The level the best six months reach and what is missing, as in the client's monthly e-mail (AF §4.5)."""
+    from monitoring.notices import client_perf_words
+    from monitoring.services import order_analysis
+
+    if rules.secondary_start(order) is None:
+        return []
+    return client_perf_words(order_analysis(order), window_months=order.programme.secondary_window_months)
 
 
 def usage_months(order: Order) -> list[dict[str, Any]]:

@@ -201,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     # If the 07:00 message was lost (broker down), a later run of the day does the scan; once done, runs do nothing.
     "deadline-scan-catch-up": {"task": "monitoring.tasks.scan_deadlines", "schedule": crontab(hour="8-20", minute=30)},
     "resume-stalled-work": {"task": "orders.tasks.resume_stalled_work", "schedule": crontab(minute="*/10")},
+    "perf-summaries": {"task": "monitoring.tasks.refresh_perf_summaries", "schedule": crontab(hour=6, minute=30)},
     "send-outbox": {
         "task": "monitoring.tasks.send_outbox",
         "schedule": int(os.environ.get("SEGUR_OUTBOX_INTERVAL_SECONDS", "0")) or crontab(minute="*/5"),

@@ -35,6 +35,13 @@ def test_portfolio_order_chart_correction_and_import(live_server, new_browser_pa
     expect(page.locator("table.perf-closest tbody tr")).to_have_count(1)
     screenshots(page, "secondary-portfolio")
     assert_accessible(page, "PERF portfolio")
+    page.set_viewport_size({"width": 390, "height": 900})  # on a phone the rows are stacked: nothing is clipped
+    missing = page.locator("table.perf-closest td[data-label='Ce qui manque']")
+    box = missing.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_accessible(page, "PERF portfolio on a phone")
+    page.set_viewport_size({"width": 1440, "height": 900})
 
     page.get_by_role("link", name=close.number).click()
     section = page.locator("#suivi-secondaire")
