@@ -69,6 +69,7 @@ CLIENT_TEMPLATES = {
     "VA_SIGNATURE": "emails/client_signature_reminder",
 }
 BATCH = 2000
+CLIENT_REMINDER = "client_reminder"  # recorded by the scan with its subject only; rendered by the sender
 KEY_LENGTH = 128  # ``unique_key``: readable start, "#", SHA-256 in hex (64)
 
 
@@ -437,7 +438,7 @@ def _lock_run(today: date) -> None:
 def queue_reminders(
     due: list[DueReminder], now: datetime, summary: ScanSummary, staff: dict[str, list[Any]], digests: "DigestBook"
 ) -> None:
-    """Record one batch of reminders: the client e-mails are rendered first, outside any lock; then, in one short
+    """Record one batch of reminders (the client e-mails unrendered: the sender renders them); in one short
     transaction holding the day's run row, the keys are checked again and what is still new is written (client
     e-mails and their dispatch rows, staff dispatch rows attached to each person's digest of the day)."""
     per_staff: dict[Any, list[DueReminder]] = defaultdict(list)
@@ -460,20 +461,21 @@ def queue_reminders(
     candidate_keys += [reminder.key(email) for email, reminder in per_client]
     already = existing_keys(candidate_keys)
     fresh_clients = [(address, reminder) for address, reminder in per_client if reminder.key(address) not in already]
-    with access_links_batch():  # the personal links of the client e-mails are written together
-        rendered = [
-            outbox_email(
-                key=f"client:{reminder.full_key(address)}",
-                kind="client_reminder",
-                to=address,
-                subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
-                    number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
-                ),
-                template=CLIENT_TEMPLATES[reminder.deadline.code],
-                context={**client_email_context(reminder.order, address), "deadline": reminder.deadline},
-            )
-            for address, reminder in fresh_clients
-        ]
+    # Recorded unrendered (subject only): the sender renders the body and issues the personal link just before
+    # sending (``outbox_render``), so the scan's cost is its rows, not its templates.
+    rendered = [
+        OutboxEmail(
+            key=unique_key(f"client:{reminder.full_key(address)}"),
+            kind=CLIENT_REMINDER,
+            to=address,
+            subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
+                number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
+            )[:255],
+            body_text="",
+            body_html="",
+        )
+        for address, reminder in fresh_clients
+    ]
     for reminder in due:
         digests.texts.setdefault(reminder.deadline.code, (reminder.deadline.action, reminder.deadline.reference))
     with transaction.atomic():
@@ -778,6 +780,70 @@ def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, c
     )
 
 
+def outbox_unrendered(email: OutboxEmail) -> bool:
+    """A client reminder the scan recorded with its subject only: its body is rendered by the sender."""
+    return email.kind == CLIENT_REMINDER and not email.body_text
+
+
+def client_reminder_bodies(email: OutboxEmail, *, preview: bool = False) -> tuple[str, str]:
+    """The text and HTML of a client reminder recorded unrendered (SPEC §10), from its dispatch row: its order as it
+    is now, its deadline (due day of the reminder, texts of ``rules.order_deadlines``) and a new personal link to the
+    client space — or, with ``preview`` (the outbox page), a placeholder instead of the link (none is issued)."""
+    row = (
+        ReminderDispatch.objects.filter(email_id=email.pk, order__isnull=False)
+        .select_related("order__client", "order__salesperson", "order__programme", "order__solution")
+        .order_by("pk")
+        .first()
+    )
+    if row is None or row.order is None:
+        raise ValueError(f"client reminder {email.pk} without its dispatch row")
+    order = row.order
+    deadlines = {deadline.code: deadline for deadline in rules.order_deadlines(order, timezone.now())}
+    known = deadlines.get(row.deadline_code)
+    action, reference = (known.action, known.reference) if known else (row.deadline_code, "")
+    deadline = rules.Deadline(row.deadline_code, row.due_at, "client", action, reference, rules.UPCOMING)
+    if preview:
+        portal_url = settings.SITE_URL + reverse("portal:access", args=["apercu"])  # masked on the outbox page
+        context = {"order": order, "portal_url": portal_url, "portal_link_days": settings.PORTAL_LINK_MAX_AGE_DAYS}
+    else:
+        context = client_email_context(order, email.to)
+    rendered = outbox_email(
+        key="",
+        kind=email.kind,
+        to=email.to,
+        subject=email.subject,
+        template=CLIENT_TEMPLATES[row.deadline_code],
+        context={**context, "deadline": deadline},
+    )
+    return rendered.body_text, rendered.body_html
+
+
+def outbox_render(email: OutboxEmail) -> None:
+    """Render (and store) the body of an e-mail the scan recorded unrendered; the others are left as they are."""
+    if not outbox_unrendered(email):
+        return
+    email.body_text, email.body_html = client_reminder_bodies(email)
+    OutboxEmail.objects.filter(pk=email.pk, body_text="").update(body_text=email.body_text, body_html=email.body_html)
+
+
+def outbox_render_pending(*, batch: int = 500) -> int:
+    """Render every unsent client reminder still unrendered (the sender does it one by one before sending; the
+    bodies can also be prepared ahead, by batches, outside the scan's transactions). Returns how many."""
+    done = 0
+    while True:
+        emails = list(
+            OutboxEmail.objects.filter(kind=CLIENT_REMINDER, body_text="")
+            .exclude(status=OutboxEmail.SENT)
+            .order_by("pk")[:batch]
+        )
+        if not emails:
+            return done
+        with access_links_batch():  # the personal links of the batch are written together
+            for email in emails:
+                outbox_render(email)
+        done += len(emails)
+
+
 def claim_timeout() -> timedelta:
     """How old a claim must be to be taken over: longer than the sender task may live (Celery kills it at its hard
     time limit), so a claim that old belongs to a dead worker and never to one still talking to the server."""
@@ -801,7 +867,7 @@ def outbox_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[st
         email = outbox_claim(now)
         if email is None:
             break
-        error = outbox_deliver(email)
+        error = outbox_prepare(email) or outbox_deliver(email)
         outbox_record(email, error, now)
         counts["failed" if error else "sent"] += 1
     return counts
@@ -823,6 +889,16 @@ def outbox_claim(now: datetime) -> OutboxEmail | None:
         email.status, email.claimed_at, email.attempts = OutboxEmail.SENDING, now, email.attempts + 1
         email.save(update_fields=["status", "claimed_at", "attempts"])
     return email
+
+
+def outbox_prepare(email: OutboxEmail) -> str:
+    """Render a client reminder recorded unrendered, just before it leaves; the error as text (retried later)."""
+    try:
+        outbox_render(email)
+    except Exception as exc:  # its order is unreadable now: retried with backoff, visible in the outbox
+        logger.warning("outbox: could not render e-mail %s", email.pk, exc_info=True)
+        return f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    return ""
 
 
 def outbox_deliver(email: OutboxEmail) -> str:

@@ -109,10 +109,18 @@ def test_the_staff_digest_groups_orders_with_amounts_and_links_and_the_client_ge
     assert "Faire signer le bon de commande par le client" in digest.body_text
     assert "1\u00a0153,00 €" in digest.body_text  # 2 × (451.50 + 125.00) at stake
     assert reverse("admin:orders_order_change", args=[first.pk]) in digest.body_html
-    client_emails = OutboxEmail.objects.filter(kind="client_reminder")
+    client_emails = OutboxEmail.objects.filter(kind="client_reminder").order_by("pk")
     assert client_emails.count() == 2
-    assert "au plus tard le 16/12/2026 à 12:00" in client_emails.first().body_text
+    # Recorded with their subject only: the sender renders the body (and issues the link) just before sending.
+    assert [email.body_text for email in client_emails] == ["", ""]
     assert summary.reminders == 4
+    with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
+        assert reminders.outbox_send_due()["sent"] == 3  # the salesperson's digest, two client reminders
+    rendered = OutboxEmail.objects.filter(kind="client_reminder").order_by("pk").first()
+    assert "au plus tard le 16/12/2026 à 12:00" in rendered.body_text
+    sent = [message for message in mail.outbox if message.to == [rendered.to]]
+    assert len(sent) == 2 and all("au plus tard le 16/12/2026 à 12:00" in message.body for message in sent)
+    assert all("/espace-client/" in message.body for message in sent)
 
 
 @pytest.mark.django_db
@@ -315,6 +323,7 @@ def test_clients_are_reminded_to_sign_the_pilot_pv_then_the_va(team):
 
     scan_at(paris(2027, 6, 29, 7))  # Date 5 (13/07/2027) in 14 days
 
+    assert reminders.outbox_render_pending() == 2  # the bodies prepared ahead of sending, by batches
     va_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="Vérification d'Aptitude")
     pv_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="PV d'installation pilote")
     assert regular.number in va_email.subject and pilot.number in pv_email.subject
