@@ -431,3 +431,29 @@ def test_a_crunch_day_lists_a_bounded_number_of_rows_but_counts_them_all(client,
     assert sum(page.count(order.number) for order in orders) == 3
     assert "… et 1 autre échéance ce jour-là" in page
     assert sum(filtered.count(order.number) for order in orders) == 4 and "Tout afficher" not in filtered
+
+
+@pytest.mark.django_db
+def test_the_outbox_page_previews_a_client_reminder_not_rendered_yet_without_issuing_a_link(client, team):
+    """SPEC §10: the scan records client reminders with their subject only; the outbox page shows how they will read
+    (the personal link masked: none is issued before sending), and the sender renders and sends them once."""
+    from portal.models import PortalLink
+
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+    scan_at(paris(2026, 12, 9, 7))  # J-7
+    email = OutboxEmail.objects.get(kind="client_reminder")
+    assert email.body_text == "" and PortalLink.objects.count() == 0
+    client.force_login(team["admin"])
+
+    page = client.get(reverse("admin:monitoring_outboxemail_change", args=[email.pk])).content.decode()
+
+    assert "au plus tard le 16/12/2026 à 12:00" in page
+    assert "…/espace-client/acces/•••" in page and "apercu" not in page
+    assert PortalLink.objects.count() == 0  # the preview issued no link
+    with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
+        reminders.outbox_send_due()
+    assert reminders.outbox_render_pending() == 0  # rendered by the sender, once
+    assert PortalLink.objects.count() == 1
+    sent = [message for message in mail.outbox if message.to == [email.to]]
+    assert len(sent) == 1 and "au plus tard le 16/12/2026 à 12:00" in sent[0].body
