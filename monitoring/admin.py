@@ -108,7 +108,11 @@ class OutboxEmailAdmin(ReadOnlyAdmin):
     def _bodies(self, email: OutboxEmail) -> tuple[str, str]:
         """The bodies; a client reminder not rendered yet (the sender renders it) is shown as it will read."""
         if reminders.outbox_unrendered(email):
-            return reminders.client_reminder_bodies(email, preview=True)
+            try:
+                return reminders.client_reminder_bodies(email, preview=True)
+            except Exception:  # its order is unreadable now: the sender will say why (last error)
+                pending = str(_("Texte rédigé à l'envoi."))
+                return pending, pending
         return email.body_text, email.body_html
 
     @admin.action(description=_("Renvoyer maintenant (remet les e-mails en échec dans la file)"))
