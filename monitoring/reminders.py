@@ -9,8 +9,8 @@ memory does not grow with the book.
 Why it cannot send twice: one scan at a time (a PostgreSQL session lock: a second run waits, then finds the day done
 in its ``JobRun`` row). Reminders are recorded in short transactions, one per batch, each holding the day's run row
 and checking the keys again before writing; ``ReminderDispatch.key`` is unique as a last guard. A worker that dies
-mid-scan leaves what it recorded, once; its retry (or the next run) records the rest. Client e-mails are rendered
-before that transaction, outside the lock; each staff digest is written first as an unsendable e-mail that the
+mid-scan leaves what it recorded, once; its retry (or the next run) records the rest. Client e-mails are recorded
+with their subject only and rendered by the sender just before they leave (``outbox_render``); each staff digest is written first as an unsendable e-mail that the
 batches' reminders point at, then rendered from them and released at the end (a killed run's digests are finished by
 the next run). E-mails leave through the outbox (``outbox_send_due``).
 
