@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -355,12 +356,6 @@ def _candidates_before(today: date, offsets: list[int]) -> datetime:
     return datetime.combine(today + timedelta(days=max(offsets, default=0) + 1), dt_time(0), tzinfo=rules.PARIS)
 
 
-def _deadline_of(row: StoredDeadline, now: datetime) -> rules.Deadline:
-    """A stored deadline as ``rules.Deadline`` (it is open: overdue once its due time passed)."""
-    status = rules.OVERDUE if now > row.due_at else rules.UPCOMING
-    return rules.Deadline(row.code, row.due_at, row.actor, row.action, row.reference, status)
-
-
 def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[DueReminder]]:
     """Today's reminders, by batches of at most ``BATCH`` orders: only today's candidates are read, from the stored
     deadlines (``orders.deadline_store``, the index on their due date), then their orders in full (a batch that
@@ -382,9 +377,13 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
             break
         last = ids[-1]
         set_aside = summary.set_aside_order_ids()
-        rows: dict[int, list[StoredDeadline]] = defaultdict(list)
-        for row in candidates.filter(order_id__in=ids).order_by("due_at", "pk"):
-            rows[row.order_id].append(row)
+        rows: dict[int, list[rules.Deadline]] = defaultdict(list)  # read as tuples: no model instance per row
+        fields = ("order_id", "code", "due_at", "actor", "action", "reference")
+        for order_id, code, due_at, actor, action, reference in (
+            candidates.filter(order_id__in=ids).order_by("due_at", "pk").values_list(*fields)
+        ):
+            status = rules.OVERDUE if now > due_at else rules.UPCOMING  # open: overdue once its due time passed
+            rows[order_id].append(rules.Deadline(code, due_at, actor, action, reference, status))
         orders = Order.objects.filter(pk__in=ids).select_related("client", "salesperson")
         due = []
         for order in orders_isolated(orders, summary):
@@ -392,8 +391,7 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
                 continue
             order.programme, order.solution = programmes[order.programme_id], solutions[order.solution_id]
             summary.orders += 1
-            for row in rows[order.pk]:
-                deadline = _deadline_of(row, now)
+            for deadline in rows[order.pk]:
                 if (offset := _offset_due(deadline, today, offsets)) is not None:
                     due.append(DueReminder(order, deadline, offset))
         yield due
@@ -579,6 +577,20 @@ class DigestGroups:
         return sorted(self._groups.values(), key=lambda group: (not group["overdue"], group["due_at"]))
 
 
+DIGEST_ROW_FIELDS = (
+    "key",
+    "deadline_code",
+    "due_at",
+    "offset",
+    "recipient",
+    "order_id",
+    "order__number",
+    "order__client__name",
+    "order__principal_amount",
+    "order__secondary_amount",
+)
+
+
 class DigestBook:
     """The staff digests of a day: one e-mail per person, first written unsendable (``UNSENDABLE``) so that the
     reminders recorded batch by batch point at it, then rendered from what was recorded and released (``finish``).
@@ -609,26 +621,16 @@ class DigestBook:
         users = {user.pk: user for user in get_user_model().objects.filter(is_staff=True)}
         for email in pending:
             builder, user = DigestGroups(), None
+            # Read as plain rows (no model instance per reminder): what a digest line shows of its order.
             rows = (
                 ReminderDispatch.objects.filter(email=email)
-                .select_related("order__client")
-                .only(
-                    "key",
-                    "deadline_code",
-                    "due_at",
-                    "offset",
-                    "recipient",
-                    "order__number",
-                    "order__client__name",
-                    "order__principal_amount",
-                    "order__secondary_amount",
-                    "order__state",  # read by the order's state machine when it is built
-                )
                 .order_by("due_at", "deadline_code", "order_id", "pk")
+                .values_list(*DIGEST_ROW_FIELDS)
             )
-            for row in rows.iterator(chunk_size=BATCH):
-                user = user or users.get(int(row.recipient.split(":", 1)[1]))
-                builder.add(self._reminder(row, now))
+            for values in rows.iterator(chunk_size=BATCH):
+                row = dict(zip(DIGEST_ROW_FIELDS, values, strict=True))
+                user = user or users.get(int(row["recipient"].split(":", 1)[1]))
+                builder.add(self._reminder(row))
             if user is None or builder.count == 0:
                 OutboxEmail.objects.filter(pk=email.pk, reminders__isnull=True).delete()
                 continue
@@ -649,15 +651,25 @@ class DigestBook:
                 next_attempt_at=None,
             )
 
-    def _reminder(self, row: ReminderDispatch, now: datetime) -> DueReminder:
-        """The reminder a dispatch row records, with the texts of its deadline."""
-        if row.order_id is None:
-            known = self.providers.get(row.key)
+    def _reminder(self, row: dict[str, Any]) -> DueReminder:
+        """The reminder a dispatch row records, with the texts of its deadline and its order as a light row."""
+        if row["order_id"] is None:
+            known = self.providers.get(row["key"])
             if known is not None:
                 return known
-        action, reference = self.texts.get(row.deadline_code) or self._texts(row.deadline_code)
-        deadline = rules.Deadline(row.deadline_code, row.due_at, "admin", action, reference, rules.UPCOMING)
-        return DueReminder(row.order, deadline, row.offset, subject="Fournisseur")
+        code = row["deadline_code"]
+        action, reference = self.texts.get(code) or self._texts(code)
+        deadline = rules.Deadline(code, row["due_at"], "admin", action, reference, rules.UPCOMING)
+        order: Any = None
+        if row["order_id"] is not None:
+            order = SimpleNamespace(
+                pk=row["order_id"],
+                number=row["order__number"],
+                client=SimpleNamespace(name=row["order__client__name"]),
+                principal_amount=row["order__principal_amount"],
+                secondary_amount=row["order__secondary_amount"],
+            )
+        return DueReminder(order, deadline, row["offset"], subject="Fournisseur")
 
     def _texts(self, code: str) -> tuple[str, str]:
         """A deadline's texts when this run did not see it (a digest left by a killed run)."""
