@@ -457,8 +457,7 @@ def queue_reminders(
             per_client.append((_client_email(reminder.order), reminder))
     candidate_keys = [r.key(f"user:{user.pk}") for user, items in per_staff.items() for r in items]
     candidate_keys += [reminder.key(email) for email, reminder in per_client]
-    already = existing_keys(candidate_keys)
-    fresh_clients = [(address, reminder) for address, reminder in per_client if reminder.key(address) not in already]
+    fresh_clients = per_client  # nothing is rendered here: the keys are checked once, under the lock
     # Recorded unrendered (subject only): the sender renders the body and issues the personal link just before
     # sending (``outbox_render``), so the scan's cost is its rows, not its templates.
     rendered = [
@@ -478,7 +477,7 @@ def queue_reminders(
         digests.texts.setdefault(reminder.deadline.code, (reminder.deadline.action, reminder.deadline.reference))
     with transaction.atomic():
         _lock_run(rules.paris_date(now))
-        already = existing_keys(candidate_keys)  # again, under the lock: another scan may have recorded them
+        already = existing_keys(candidate_keys)  # under the lock: another scan may have recorded them
         new_clients = [
             (pair, email)
             for pair, email in zip(fresh_clients, rendered, strict=True)
