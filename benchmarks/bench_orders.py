@@ -249,6 +249,9 @@ def measure(repeat: int) -> dict[str, float]:
             summary = reminders.deadlines_scan(now=now)
             scan_seconds = time.perf_counter() - started
         floors = scan_floors(now)  # the same rows, read and written bare, beside the scan's own output
+        started = time.perf_counter()  # the client e-mails' bodies, rendered by the sender (off the scan)
+        rendered = reminders.outbox_render_pending()
+        render_seconds = time.perf_counter() - started
         transaction.set_rollback(True)  # the next size scans the same day again
     with transaction.atomic():
         tracemalloc.start()
@@ -264,6 +267,8 @@ def measure(repeat: int) -> dict[str, float]:
         "client_ms": client_ms,
         "client_queries": client_queries,
         "scan_s": scan_seconds,
+        "render_s": render_seconds,
+        "rendered": rendered,
         "scan_queries": len(scan_queries),
         "scan_reminders": summary.reminders,
         "scan_peak_mb": peak / 1e6,
@@ -354,7 +359,7 @@ def main() -> None:
             "orders | store rebuild (s) | list (ms) / q | filter 7 d (ms) / q | filter overdue (ms) | "
             "facets (ms) / q | "
             "deadlines (s) | scan (s) | read floor (s) | write floor (s) | scan / floors | scan queries | reminders | "
-            "e-mails | scan peak (MB) | client page (ms) / q | calendar (ms) / q",
+            "e-mails | scan peak (MB) | client page (ms) / q | calendar (ms) / q | sender render (s) / e-mails",
             flush=True,
         )
         seeded = 0
@@ -374,7 +379,8 @@ def main() -> None:
                 f"{f['facets_ms']:.1f} / {f['facets_queries']} | {f['deadline_s']:.3f} | {f['scan_s']:.2f} | "
                 f"{f['read_floor_s']:.2f} | {f['write_floor_s']:.2f} | {f['scan_s'] / floors:.2f} | "
                 f"{f['scan_queries']} | {f['scan_reminders']} | {f['scan_emails']} | {f['scan_peak_mb']:.1f} | "
-                f"{f['client_ms']:.1f} / {f['client_queries']} | {f['calendar_ms']:.1f} / {f['calendar_queries']}",
+                f"{f['client_ms']:.1f} / {f['client_queries']} | {f['calendar_ms']:.1f} / {f['calendar_queries']} | "
+                f"{f['render_s']:.2f} / {f['rendered']}",
                 flush=True,
             )
     finally:

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from monitoring import reminders
 from monitoring.models import JobRun, MonitoringMonth, MonitoringRevision, OutboxEmail, ReminderDispatch
 from monitoring.reminders import OVERDUE
 from monitoring.views import DEADLINE_CODES
@@ -98,11 +99,21 @@ class OutboxEmailAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("texte"))
     def masked_body_text(self, email: OutboxEmail) -> str:
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_links(email.body_text))
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_links(self._bodies(email)[0]))
 
     @admin.display(description=_("HTML (source)"))
     def masked_body_html(self, email: OutboxEmail) -> str:
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_links(email.body_html))
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_links(self._bodies(email)[1]))
+
+    def _bodies(self, email: OutboxEmail) -> tuple[str, str]:
+        """The bodies; a client reminder not rendered yet (the sender renders it) is shown as it will read."""
+        if reminders.outbox_unrendered(email):
+            try:
+                return reminders.client_reminder_bodies(email, preview=True)
+            except Exception:  # its order is unreadable now: the sender will say why (last error)
+                pending = str(_("Texte rédigé à l'envoi."))
+                return pending, pending
+        return email.body_text, email.body_html
 
     @admin.action(description=_("Renvoyer maintenant (remet les e-mails en échec dans la file)"))
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxEmail]) -> None:

@@ -9,10 +9,10 @@ memory does not grow with the book.
 Why it cannot send twice: one scan at a time (a PostgreSQL session lock: a second run waits, then finds the day done
 in its ``JobRun`` row). Reminders are recorded in short transactions, one per batch, each holding the day's run row
 and checking the keys again before writing; ``ReminderDispatch.key`` is unique as a last guard. A worker that dies
-mid-scan leaves what it recorded, once; its retry (or the next run) records the rest. Client e-mails are rendered
-before that transaction, outside the lock; each staff digest is written first as an unsendable e-mail that the
-batches' reminders point at, then rendered from them and released at the end (a killed run's digests are finished by
-the next run). E-mails leave through the outbox (``outbox_send_due``).
+mid-scan leaves what it recorded, once; its retry (or the next run) records the rest. Client e-mails are recorded
+with their subject only and rendered by the sender just before they leave (``outbox_render``); each staff digest is
+written first as an unsendable e-mail that the batches' reminders point at, then rendered from them and released at
+the end (a killed run's digests are finished by the next run). E-mails leave through the outbox (``outbox_send_due``).
 
 Why one bad order cannot stop it: orders are read by batches under a savepoint (a batch that fails is read again
 order by order), each order's writes run under their own transaction, and an order whose data breaks a rule is set
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -69,6 +70,7 @@ CLIENT_TEMPLATES = {
     "VA_SIGNATURE": "emails/client_signature_reminder",
 }
 BATCH = 2000
+CLIENT_REMINDER = "client_reminder"  # recorded by the scan with its subject only; rendered by the sender
 KEY_LENGTH = 128  # ``unique_key``: readable start, "#", SHA-256 in hex (64)
 
 
@@ -354,12 +356,6 @@ def _candidates_before(today: date, offsets: list[int]) -> datetime:
     return datetime.combine(today + timedelta(days=max(offsets, default=0) + 1), dt_time(0), tzinfo=rules.PARIS)
 
 
-def _deadline_of(row: StoredDeadline, now: datetime) -> rules.Deadline:
-    """A stored deadline as ``rules.Deadline`` (it is open: overdue once its due time passed)."""
-    status = rules.OVERDUE if now > row.due_at else rules.UPCOMING
-    return rules.Deadline(row.code, row.due_at, row.actor, row.action, row.reference, status)
-
-
 def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[DueReminder]]:
     """Today's reminders, by batches of at most ``BATCH`` orders: only today's candidates are read, from the stored
     deadlines (``orders.deadline_store``, the index on their due date), then their orders in full (a batch that
@@ -381,9 +377,13 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
             break
         last = ids[-1]
         set_aside = summary.set_aside_order_ids()
-        rows: dict[int, list[StoredDeadline]] = defaultdict(list)
-        for row in candidates.filter(order_id__in=ids).order_by("due_at", "pk"):
-            rows[row.order_id].append(row)
+        rows: dict[int, list[rules.Deadline]] = defaultdict(list)  # read as tuples: no model instance per row
+        fields = ("order_id", "code", "due_at", "actor", "action", "reference")
+        for order_id, code, due_at, actor, action, reference in (
+            candidates.filter(order_id__in=ids).order_by("due_at", "pk").values_list(*fields)
+        ):
+            status = rules.OVERDUE if now > due_at else rules.UPCOMING  # open: overdue once its due time passed
+            rows[order_id].append(rules.Deadline(code, due_at, actor, action, reference, status))
         orders = Order.objects.filter(pk__in=ids).select_related("client", "salesperson")
         due = []
         for order in orders_isolated(orders, summary):
@@ -391,8 +391,7 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
                 continue
             order.programme, order.solution = programmes[order.programme_id], solutions[order.solution_id]
             summary.orders += 1
-            for row in rows[order.pk]:
-                deadline = _deadline_of(row, now)
+            for deadline in rows[order.pk]:
                 if (offset := _offset_due(deadline, today, offsets)) is not None:
                     due.append(DueReminder(order, deadline, offset))
         yield due
@@ -437,7 +436,7 @@ def _lock_run(today: date) -> None:
 def queue_reminders(
     due: list[DueReminder], now: datetime, summary: ScanSummary, staff: dict[str, list[Any]], digests: "DigestBook"
 ) -> None:
-    """Record one batch of reminders: the client e-mails are rendered first, outside any lock; then, in one short
+    """Record one batch of reminders (the client e-mails unrendered: the sender renders them); in one short
     transaction holding the day's run row, the keys are checked again and what is still new is written (client
     e-mails and their dispatch rows, staff dispatch rows attached to each person's digest of the day)."""
     per_staff: dict[Any, list[DueReminder]] = defaultdict(list)
@@ -458,27 +457,27 @@ def queue_reminders(
             per_client.append((_client_email(reminder.order), reminder))
     candidate_keys = [r.key(f"user:{user.pk}") for user, items in per_staff.items() for r in items]
     candidate_keys += [reminder.key(email) for email, reminder in per_client]
-    already = existing_keys(candidate_keys)
-    fresh_clients = [(address, reminder) for address, reminder in per_client if reminder.key(address) not in already]
-    with access_links_batch():  # the personal links of the client e-mails are written together
-        rendered = [
-            outbox_email(
-                key=f"client:{reminder.full_key(address)}",
-                kind="client_reminder",
-                to=address,
-                subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
-                    number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
-                ),
-                template=CLIENT_TEMPLATES[reminder.deadline.code],
-                context={**client_email_context(reminder.order, address), "deadline": reminder.deadline},
-            )
-            for address, reminder in fresh_clients
-        ]
+    fresh_clients = per_client  # nothing is rendered here: the keys are checked once, under the lock
+    # Recorded unrendered (subject only): the sender renders the body and issues the personal link just before
+    # sending (``outbox_render``), so the scan's cost is its rows, not its templates.
+    rendered = [
+        OutboxEmail(
+            key=unique_key(f"client:{reminder.full_key(address)}"),
+            kind=CLIENT_REMINDER,
+            to=address,
+            subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
+                number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
+            )[:255],
+            body_text="",
+            body_html="",
+        )
+        for address, reminder in fresh_clients
+    ]
     for reminder in due:
         digests.texts.setdefault(reminder.deadline.code, (reminder.deadline.action, reminder.deadline.reference))
     with transaction.atomic():
         _lock_run(rules.paris_date(now))
-        already = existing_keys(candidate_keys)  # again, under the lock: another scan may have recorded them
+        already = existing_keys(candidate_keys)  # under the lock: another scan may have recorded them
         new_clients = [
             (pair, email)
             for pair, email in zip(fresh_clients, rendered, strict=True)
@@ -525,6 +524,9 @@ def digest_groups(items: list[DueReminder]) -> list[dict[str, Any]]:
     return builder.groups()
 
 
+ORDER_PK_PLACEHOLDER = "987654321987"  # reversed once per digest, then replaced by each order's id
+
+
 class DigestGroups:
     """The groups of a staff digest, built one reminder at a time: every reminder counted in its group's amount,
     at most ``DIGEST_ORDERS_PER_GROUP`` orders listed (the rest counted), so its size does not grow with the book."""
@@ -532,6 +534,8 @@ class DigestGroups:
     def __init__(self) -> None:
         self._groups: dict[tuple[str, datetime], dict[str, Any]] = {}
         self.count = 0
+        # An order's admin page: ``reverse`` once, not once per order listed (it costs about 1 ms a call).
+        self._order_url = settings.SITE_URL + reverse("admin:orders_order_change", args=[int(ORDER_PK_PLACEHOLDER)])
 
     def add(self, item: DueReminder) -> None:
         self.count += 1
@@ -557,7 +561,7 @@ class DigestGroups:
                 "number": item.order.number,
                 "client": item.order.client.name,
                 "amount": item.amount_at_stake,
-                "url": settings.SITE_URL + reverse("admin:orders_order_change", args=[item.order.pk]),
+                "url": self._order_url.replace(ORDER_PK_PLACEHOLDER, str(item.order.pk), 1),
             }
             if item.order is not None
             else {
@@ -570,6 +574,20 @@ class DigestGroups:
 
     def groups(self) -> list[dict[str, Any]]:
         return sorted(self._groups.values(), key=lambda group: (not group["overdue"], group["due_at"]))
+
+
+DIGEST_ROW_FIELDS = (
+    "key",
+    "deadline_code",
+    "due_at",
+    "offset",
+    "recipient",
+    "order_id",
+    "order__number",
+    "order__client__name",
+    "order__principal_amount",
+    "order__secondary_amount",
+)
 
 
 class DigestBook:
@@ -602,26 +620,16 @@ class DigestBook:
         users = {user.pk: user for user in get_user_model().objects.filter(is_staff=True)}
         for email in pending:
             builder, user = DigestGroups(), None
+            # Read as plain rows (no model instance per reminder): what a digest line shows of its order.
             rows = (
                 ReminderDispatch.objects.filter(email=email)
-                .select_related("order__client")
-                .only(
-                    "key",
-                    "deadline_code",
-                    "due_at",
-                    "offset",
-                    "recipient",
-                    "order__number",
-                    "order__client__name",
-                    "order__principal_amount",
-                    "order__secondary_amount",
-                    "order__state",  # read by the order's state machine when it is built
-                )
                 .order_by("due_at", "deadline_code", "order_id", "pk")
+                .values_list(*DIGEST_ROW_FIELDS)
             )
-            for row in rows.iterator(chunk_size=BATCH):
-                user = user or users.get(int(row.recipient.split(":", 1)[1]))
-                builder.add(self._reminder(row, now))
+            for values in rows.iterator(chunk_size=BATCH):
+                row = dict(zip(DIGEST_ROW_FIELDS, values, strict=True))
+                user = user or users.get(int(row["recipient"].split(":", 1)[1]))
+                builder.add(self._reminder(row))
             if user is None or builder.count == 0:
                 OutboxEmail.objects.filter(pk=email.pk, reminders__isnull=True).delete()
                 continue
@@ -642,15 +650,25 @@ class DigestBook:
                 next_attempt_at=None,
             )
 
-    def _reminder(self, row: ReminderDispatch, now: datetime) -> DueReminder:
-        """The reminder a dispatch row records, with the texts of its deadline."""
-        if row.order_id is None:
-            known = self.providers.get(row.key)
+    def _reminder(self, row: dict[str, Any]) -> DueReminder:
+        """The reminder a dispatch row records, with the texts of its deadline and its order as a light row."""
+        if row["order_id"] is None:
+            known = self.providers.get(row["key"])
             if known is not None:
                 return known
-        action, reference = self.texts.get(row.deadline_code) or self._texts(row.deadline_code)
-        deadline = rules.Deadline(row.deadline_code, row.due_at, "admin", action, reference, rules.UPCOMING)
-        return DueReminder(row.order, deadline, row.offset, subject="Fournisseur")
+        code = row["deadline_code"]
+        action, reference = self.texts.get(code) or self._texts(code)
+        deadline = rules.Deadline(code, row["due_at"], "admin", action, reference, rules.UPCOMING)
+        order: Any = None
+        if row["order_id"] is not None:
+            order = SimpleNamespace(
+                pk=row["order_id"],
+                number=row["order__number"],
+                client=SimpleNamespace(name=row["order__client__name"]),
+                principal_amount=row["order__principal_amount"],
+                secondary_amount=row["order__secondary_amount"],
+            )
+        return DueReminder(order, deadline, row["offset"], subject="Fournisseur")
 
     def _texts(self, code: str) -> tuple[str, str]:
         """A deadline's texts when this run did not see it (a digest left by a killed run)."""
@@ -778,6 +796,70 @@ def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, c
     )
 
 
+def outbox_unrendered(email: OutboxEmail) -> bool:
+    """A client reminder the scan recorded with its subject only: its body is rendered by the sender."""
+    return email.kind == CLIENT_REMINDER and not email.body_text
+
+
+def client_reminder_bodies(email: OutboxEmail, *, preview: bool = False) -> tuple[str, str]:
+    """The text and HTML of a client reminder recorded unrendered (SPEC §10), from its dispatch row: its order as it
+    is now, its deadline (due day of the reminder, texts of ``rules.order_deadlines``) and a new personal link to the
+    client space — or, with ``preview`` (the outbox page), a placeholder instead of the link (none is issued)."""
+    row = (
+        ReminderDispatch.objects.filter(email_id=email.pk, order__isnull=False)
+        .select_related("order__client", "order__salesperson", "order__programme", "order__solution")
+        .order_by("pk")
+        .first()
+    )
+    if row is None or row.order is None:
+        raise ValueError(f"client reminder {email.pk} without its dispatch row")
+    order = row.order
+    deadlines = {deadline.code: deadline for deadline in rules.order_deadlines(order, timezone.now())}
+    known = deadlines.get(row.deadline_code)
+    action, reference = (known.action, known.reference) if known else (row.deadline_code, "")
+    deadline = rules.Deadline(row.deadline_code, row.due_at, "client", action, reference, rules.UPCOMING)
+    if preview:
+        portal_url = settings.SITE_URL + reverse("portal:access", args=["apercu"])  # masked on the outbox page
+        context = {"order": order, "portal_url": portal_url, "portal_link_days": settings.PORTAL_LINK_MAX_AGE_DAYS}
+    else:
+        context = client_email_context(order, email.to)
+    rendered = outbox_email(
+        key="",
+        kind=email.kind,
+        to=email.to,
+        subject=email.subject,
+        template=CLIENT_TEMPLATES[row.deadline_code],
+        context={**context, "deadline": deadline},
+    )
+    return rendered.body_text, rendered.body_html
+
+
+def outbox_render(email: OutboxEmail) -> None:
+    """Render (and store) the body of an e-mail the scan recorded unrendered; the others are left as they are."""
+    if not outbox_unrendered(email):
+        return
+    email.body_text, email.body_html = client_reminder_bodies(email)
+    OutboxEmail.objects.filter(pk=email.pk, body_text="").update(body_text=email.body_text, body_html=email.body_html)
+
+
+def outbox_render_pending(*, batch: int = 500) -> int:
+    """Render every unsent client reminder still unrendered (the sender does it one by one before sending; the
+    bodies can also be prepared ahead, by batches, outside the scan's transactions). Returns how many."""
+    done = 0
+    while True:
+        emails = list(
+            OutboxEmail.objects.filter(kind=CLIENT_REMINDER, body_text="")
+            .exclude(status=OutboxEmail.SENT)
+            .order_by("pk")[:batch]
+        )
+        if not emails:
+            return done
+        with access_links_batch():  # the personal links of the batch are written together
+            for email in emails:
+                outbox_render(email)
+        done += len(emails)
+
+
 def claim_timeout() -> timedelta:
     """How old a claim must be to be taken over: longer than the sender task may live (Celery kills it at its hard
     time limit), so a claim that old belongs to a dead worker and never to one still talking to the server."""
@@ -801,7 +883,7 @@ def outbox_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[st
         email = outbox_claim(now)
         if email is None:
             break
-        error = outbox_deliver(email)
+        error = outbox_prepare(email) or outbox_deliver(email)
         outbox_record(email, error, now)
         counts["failed" if error else "sent"] += 1
     return counts
@@ -823,6 +905,16 @@ def outbox_claim(now: datetime) -> OutboxEmail | None:
         email.status, email.claimed_at, email.attempts = OutboxEmail.SENDING, now, email.attempts + 1
         email.save(update_fields=["status", "claimed_at", "attempts"])
     return email
+
+
+def outbox_prepare(email: OutboxEmail) -> str:
+    """Render a client reminder recorded unrendered, just before it leaves; the error as text (retried later)."""
+    try:
+        outbox_render(email)
+    except Exception as exc:  # its order is unreadable now: retried with backoff, visible in the outbox
+        logger.warning("outbox: could not render e-mail %s", email.pk, exc_info=True)
+        return f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    return ""
 
 
 def outbox_deliver(email: OutboxEmail) -> str:

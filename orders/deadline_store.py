@@ -135,14 +135,24 @@ class Reconciliation:
         return {"orders": self.orders, "fixed": len(self.fixed), "fixed_orders": self.fixed[:20]}
 
 
+def _differing(batch: list[int], *, lock: bool) -> tuple[list[int], dict[int, list[tuple[Any, ...]]]]:
+    """The orders of ``batch`` whose stored rows differ from the rules (compared as tuples), and the expected rows."""
+    expected = _expected(batch, lock=lock)
+    stored: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in batch}
+    for order_id, *values in StoredDeadline.objects.filter(order_id__in=batch).values_list("order_id", *ROW_FIELDS):
+        stored.setdefault(order_id, []).append(tuple(values))
+    return [order_id for order_id in batch if sorted(stored[order_id]) != sorted(expected[order_id])], expected
+
+
 def _reconcile_batch(batch: list[int]) -> list[int]:
-    """Fix the stored deadlines of ``batch`` that differ from the rules (its orders locked); the ones fixed."""
+    """Fix the stored deadlines of ``batch`` that differ from the rules; the ones fixed. Compared first without a
+    lock (the usual case: nothing differs, nothing is locked); the differing orders are then locked, compared again
+    (an action may have just rewritten them) and rewritten in a short transaction."""
+    wrong, _expected_rows = _differing(batch, lock=False)
+    if not wrong:
+        return []
     with transaction.atomic():
-        expected = _expected(batch, lock=True)
-        stored: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in batch}
-        for order_id, *values in StoredDeadline.objects.filter(order_id__in=batch).values_list("order_id", *ROW_FIELDS):
-            stored.setdefault(order_id, []).append(tuple(values))
-        wrong = [order_id for order_id in batch if sorted(stored[order_id]) != sorted(expected[order_id])]
+        wrong, expected = _differing(wrong, lock=True)
         if wrong:
             StoredDeadline.objects.filter(order_id__in=wrong).delete()
             StoredDeadline.objects.bulk_create(

@@ -526,7 +526,7 @@ class StoredDeadline(models.Model):
         verbose_name = _("échéance enregistrée")
         verbose_name_plural = _("échéances enregistrées")
         indexes = [
-            models.Index(fields=["due_at"], name="stored_deadline_due"),
+            models.Index(fields=["due_at", "order"], name="stored_deadline_due_order"),
             models.Index(fields=["due_at", "order"], condition=Q(is_next=True), name="stored_deadline_next"),
         ]
 

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from monitoring.models import OutboxEmail
-from monitoring.reminders import deadlines_scan
+from monitoring.reminders import deadlines_scan, outbox_render_pending
 from orders.documents import document_generate
 from portal.signing import signature_request_send
 from tests.e2e.browser import screenshots
@@ -26,6 +26,7 @@ def test_a_client_follows_the_reminder_link_reads_what_to_sign_and_downloads_it(
     date_5 = order.programme.date_5
     with time_machine.travel(date_5.replace(hour=7), tick=False):  # J0 of the VA signature: a client reminder
         deadlines_scan()
+        outbox_render_pending()  # the sender renders the body (and issues the link) before sending
     reminder = OutboxEmail.objects.get(kind="client_reminder", to="dr.e2e@cabinet.example")
     link = re.search(r"(http://\S+/espace-client/acces/\S+)", reminder.body_text).group(1)
     assert "suite=" in link

@@ -109,10 +109,18 @@ def test_the_staff_digest_groups_orders_with_amounts_and_links_and_the_client_ge
     assert "Faire signer le bon de commande par le client" in digest.body_text
     assert "1\u00a0153,00 €" in digest.body_text  # 2 × (451.50 + 125.00) at stake
     assert reverse("admin:orders_order_change", args=[first.pk]) in digest.body_html
-    client_emails = OutboxEmail.objects.filter(kind="client_reminder")
+    client_emails = OutboxEmail.objects.filter(kind="client_reminder").order_by("pk")
     assert client_emails.count() == 2
-    assert "au plus tard le 16/12/2026 à 12:00" in client_emails.first().body_text
+    # Recorded with their subject only: the sender renders the body (and issues the link) just before sending.
+    assert [email.body_text for email in client_emails] == ["", ""]
     assert summary.reminders == 4
+    with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
+        assert reminders.outbox_send_due()["sent"] == 3  # the salesperson's digest, two client reminders
+    rendered = OutboxEmail.objects.filter(kind="client_reminder").order_by("pk").first()
+    assert "au plus tard le 16/12/2026 à 12:00" in rendered.body_text
+    sent = [message for message in mail.outbox if message.to == [rendered.to]]
+    assert len(sent) == 2 and all("au plus tard le 16/12/2026 à 12:00" in message.body for message in sent)
+    assert all("/espace-client/" in message.body for message in sent)
 
 
 @pytest.mark.django_db
@@ -315,6 +323,7 @@ def test_clients_are_reminded_to_sign_the_pilot_pv_then_the_va(team):
 
     scan_at(paris(2027, 6, 29, 7))  # Date 5 (13/07/2027) in 14 days
 
+    assert reminders.outbox_render_pending() == 2  # the bodies prepared ahead of sending, by batches
     va_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="Vérification d'Aptitude")
     pv_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="PV d'installation pilote")
     assert regular.number in va_email.subject and pilot.number in pv_email.subject
@@ -422,3 +431,29 @@ def test_a_crunch_day_lists_a_bounded_number_of_rows_but_counts_them_all(client,
     assert sum(page.count(order.number) for order in orders) == 3
     assert "… et 1 autre échéance ce jour-là" in page
     assert sum(filtered.count(order.number) for order in orders) == 4 and "Tout afficher" not in filtered
+
+
+@pytest.mark.django_db
+def test_the_outbox_page_previews_a_client_reminder_not_rendered_yet_without_issuing_a_link(client, team):
+    """SPEC §10: the scan records client reminders with their subject only; the outbox page shows how they will read
+    (the personal link masked: none is issued before sending), and the sender renders and sends them once."""
+    from portal.models import PortalLink
+
+    with time_machine.travel(paris(2026, 11, 1, 9), tick=False):
+        make_order(salesperson=team["sales"], issued_at=paris(2026, 10, 30))
+    scan_at(paris(2026, 12, 9, 7))  # J-7
+    email = OutboxEmail.objects.get(kind="client_reminder")
+    assert email.body_text == "" and PortalLink.objects.count() == 0
+    client.force_login(team["admin"])
+
+    page = client.get(reverse("admin:monitoring_outboxemail_change", args=[email.pk])).content.decode()
+
+    assert "au plus tard le 16/12/2026 à 12:00" in page
+    assert "…/espace-client/acces/•••" in page and "apercu" not in page
+    assert PortalLink.objects.count() == 0  # the preview issued no link
+    with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
+        reminders.outbox_send_due()
+    assert reminders.outbox_render_pending() == 0  # rendered by the sender, once
+    assert PortalLink.objects.count() == 1
+    sent = [message for message in mail.outbox if message.to == [email.to]]
+    assert len(sent) == 1 and "au plus tard le 16/12/2026 à 12:00" in sent[0].body

@@ -281,13 +281,14 @@ def test_a_link_from_an_order_e_mail_lands_on_that_order_and_never_outside_the_s
 
 
 def test_the_reminder_to_sign_the_va_carries_a_personal_link_to_the_order(client, installed_order):
-    from monitoring.reminders import deadlines_scan
+    from monitoring.reminders import deadlines_scan, outbox_render_pending
     from portal.signing import signature_request_send
 
     with time_machine.travel(paris(2026, 11, 23, 10), tick=False):
         signature_request_send(order_id=installed_order.pk, acting_user=None)
     with time_machine.travel(installed_order.programme.date_5.replace(hour=7), tick=False):
         deadlines_scan()
+        outbox_render_pending()  # the sender renders the body (and issues the link) before sending
     reminder = OutboxEmail.objects.get(kind="client_reminder", to="dr.martin@cabinet.example")
 
     assert "Ouvrir mon espace client" in reminder.body_html
