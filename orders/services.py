@@ -21,8 +21,8 @@ from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from clients import rules as client_rules
 from clients.models import Client
-from monitoring.models import MonitoringMonth
 from orders import deadline_store, rules
+from orders.documents.rendering import perf_window
 from orders.exceptions import BusinessRuleError, RuleViolation, raise_if
 from orders.models import Order, OrderEvent, OrderState, Programme, SignatureMethod, Solution
 
@@ -671,20 +671,9 @@ def _return_balance_apply(order: Order, params: dict[str, Any], now: datetime) -
 
 
 def perf_window_for(order: Order) -> rules.PerfWindow | None:
-    start = rules.secondary_start(order)
-    if start is None:
-        return None
-    months = [
-        rules.MonthFigures(month.month, month.documents_expected, month.documents_sent)
-        for month in MonitoringMonth.objects.filter(order=order)
-    ]
-    programme = order.programme
-    return rules.best_perf_window(
-        months,
-        start=start,
-        observation_months=programme.secondary_observation_months,
-        window_months=programme.secondary_window_months,
-    )
+    """The best complete 6-month window of the order's monitoring journal (AF §3.3, §4.5): the one the documents
+    print (``orders.documents.rendering.perf_window``), read in one place."""
+    return perf_window(order)
 
 
 def _secondary_guard(order: Order, params: dict[str, Any], now: datetime) -> list[RuleViolation]:
