@@ -61,8 +61,8 @@ SEND_BUDGET = timedelta(minutes=4)  # one sender run; beat starts one every 5 mi
 # What the client must sign (SPEC §10): the order form before Date 4, the pilot PV and the VA before Date 5.
 CLIENT_SUBJECTS = {
     "DATE_4_SIGNATURE": "Votre bon de commande Ségur {number} : à signer avant le {due}",
-    "PILOT_PV_SIGNATURE": "Commande Ségur {number} : PV d'installation pilote à signer",
-    "VA_SIGNATURE": "Commande Ségur {number} : Vérification d'Aptitude (VA) à signer",
+    "PILOT_PV_SIGNATURE": "Commande Ségur {number} : procès-verbal d'installation pilote à signer",
+    "VA_SIGNATURE": "Commande Ségur {number} : vérification d'aptitude à signer",
 }
 CLIENT_TEMPLATES = {
     "DATE_4_SIGNATURE": "emails/client_reminder",

@@ -117,9 +117,9 @@ def test_the_staff_digest_groups_orders_with_amounts_and_links_and_the_client_ge
     with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
         assert reminders.outbox_send_due()["sent"] == 3  # the salesperson's digest, two client reminders
     rendered = OutboxEmail.objects.filter(kind="client_reminder").order_by("pk").first()
-    assert "au plus tard le 16/12/2026 à 12:00" in rendered.body_text
+    assert "au plus tard le 16/12/2026 à 12 h" in rendered.body_text
     sent = [message for message in mail.outbox if message.to == [rendered.to]]
-    assert len(sent) == 2 and all("au plus tard le 16/12/2026 à 12:00" in message.body for message in sent)
+    assert len(sent) == 2 and all("au plus tard le 16/12/2026 à 12 h" in message.body for message in sent)
     assert all("/espace-client/" in message.body for message in sent)
 
 
@@ -324,11 +324,14 @@ def test_clients_are_reminded_to_sign_the_pilot_pv_then_the_va(team):
     scan_at(paris(2027, 6, 29, 7))  # Date 5 (13/07/2027) in 14 days
 
     assert reminders.outbox_render_pending() == 2  # the bodies prepared ahead of sending, by batches
-    va_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="Vérification d'Aptitude")
-    pv_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="PV d'installation pilote")
+    va_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="vérification d'aptitude à signer")
+    pv_email = OutboxEmail.objects.get(
+        kind="client_reminder", subject__contains="procès-verbal d'installation pilote à signer"
+    )
     assert regular.number in va_email.subject and pilot.number in pv_email.subject
-    assert "au plus tard le 13/07/2027 à 12:00" in va_email.body_text
-    assert "signer la vérification d'aptitude (va)" in va_email.body_text
+    assert "au plus tard le 13/07/2027 à 12 h" in va_email.body_text
+    assert "Il vous reste à signer : la vérification d'aptitude." in va_email.body_text  # the client's words
+    assert "(VA)" not in va_email.subject and "AF §" not in va_email.body_text
 
 
 @pytest.mark.django_db
@@ -448,7 +451,7 @@ def test_the_outbox_page_previews_a_client_reminder_not_rendered_yet_without_iss
 
     page = client.get(reverse("admin:monitoring_outboxemail_change", args=[email.pk])).content.decode()
 
-    assert "au plus tard le 16/12/2026 à 12:00" in page
+    assert "au plus tard le 16/12/2026 à 12 h" in page
     assert "…/espace-client/acces/•••" in page and "apercu" not in page
     assert PortalLink.objects.count() == 0  # the preview issued no link
     with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
@@ -456,4 +459,4 @@ def test_the_outbox_page_previews_a_client_reminder_not_rendered_yet_without_iss
     assert reminders.outbox_render_pending() == 0  # rendered by the sender, once
     assert PortalLink.objects.count() == 1
     sent = [message for message in mail.outbox if message.to == [email.to]]
-    assert len(sent) == 1 and "au plus tard le 16/12/2026 à 12:00" in sent[0].body
+    assert len(sent) == 1 and "au plus tard le 16/12/2026 à 12 h" in sent[0].body
