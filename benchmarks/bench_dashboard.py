@@ -10,7 +10,6 @@ the deadline block (``deadlines_ahead``, read from the deadline engine's calenda
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_orders import drop_database, recreate_database, seed  # noqa: E402
+from benchmarks.bench_orders import drop_database, seed, set_up_django  # noqa: E402
 
 
 def median_seconds(function, repeat: int) -> float:
@@ -92,29 +91,11 @@ def main() -> None:
     if not arguments.database_url.startswith("postgres"):
         parser.error("the benchmark runs on PostgreSQL, the production database")
 
-    recreate_database(arguments.database_url)
-    os.environ["DATABASE_URL"] = arguments.database_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "segur_portal.settings.production"
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "x" * 50)
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import warnings
-
-    import django
-
-    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic for a benchmark
-    django.setup()
-    from django.conf import settings
+    set_up_django(arguments.database_url)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.core.management import call_command
 
-    settings.DEBUG = False
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     try:
         call_command("migrate", verbosity=0)
         from orders import deadline_store

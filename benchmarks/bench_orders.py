@@ -310,17 +310,11 @@ def measure_client_page(repeat: int) -> tuple[float, int]:
     return statistics.median(timings) * 1000, len(queries)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/segur_bench")
-    parser.add_argument("--repeat", type=int, default=5)
-    arguments = parser.parse_args()
-    if not arguments.database_url.startswith("postgres"):
-        parser.error("the benchmark runs on PostgreSQL, the production database")
-
-    recreate_database(arguments.database_url)
-    os.environ["DATABASE_URL"] = arguments.database_url
+def set_up_django(database_url: str) -> None:
+    """A fresh benchmark database and Django under the production settings (no collectstatic: plain static
+    storage), shared by the benchmark scripts; the caller migrates."""
+    recreate_database(database_url)
+    os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "segur_portal.settings.production"
     os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "x" * 50)
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
@@ -333,14 +327,27 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic for a benchmark
     django.setup()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
     settings.DEBUG = False
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/segur_bench")
+    parser.add_argument("--repeat", type=int, default=5)
+    arguments = parser.parse_args()
+    if not arguments.database_url.startswith("postgres"):
+        parser.error("the benchmark runs on PostgreSQL, the production database")
+
+    set_up_django(arguments.database_url)
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
     try:
         call_command("migrate", verbosity=0)
         from tests.factories import make_provider, make_solution
