@@ -441,28 +441,21 @@ def sign_code(request: HttpRequest, granted: ClientAccess, document_id: int) -> 
 SCORE_CHOICES = [(str(score), str(score)) for score in range(1, 6)]
 
 
+def score_field(label: str, name: str) -> forms.TypedChoiceField:
+    """A 1-to-5 note of the satisfaction questionnaire (AF §6.1), its error naming the question."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=SCORE_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": f"{name} : choisissez une note de 1 à 5."},
+    )
+
+
 class SatisfactionForm(forms.Form):
-    overall = forms.TypedChoiceField(
-        label="Dans l'ensemble, êtes-vous satisfait de la mise à jour ?",
-        choices=SCORE_CHOICES,
-        coerce=int,
-        widget=forms.RadioSelect,
-        error_messages={"required": "Satisfaction générale : choisissez une note de 1 à 5."},
-    )
-    installation = forms.TypedChoiceField(
-        label="Comment s'est passée l'installation ?",
-        choices=SCORE_CHOICES,
-        coerce=int,
-        widget=forms.RadioSelect,
-        error_messages={"required": "Installation : choisissez une note de 1 à 5."},
-    )
-    support = forms.TypedChoiceField(
-        label="Avez-vous été bien accompagné et formé ?",
-        choices=SCORE_CHOICES,
-        coerce=int,
-        widget=forms.RadioSelect,
-        error_messages={"required": "Accompagnement : choisissez une note de 1 à 5."},
-    )
+    overall = score_field("Dans l'ensemble, êtes-vous satisfait de la mise à jour ?", "Satisfaction générale")
+    installation = score_field("Comment s'est passée l'installation ?", "Installation")
+    support = score_field("Avez-vous été bien accompagné et formé ?", "Accompagnement")
     recommend = forms.TypedChoiceField(
         label="Recommanderiez-vous cette mise à jour à un confrère ?",
         choices=[("oui", "Oui"), ("non", "Non")],
