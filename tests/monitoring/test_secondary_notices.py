@@ -2,6 +2,7 @@
 month per order, in plain French; the same words on the order's page of the client space."""
 
 import html
+import re
 from datetime import date
 from unittest import mock
 
@@ -50,8 +51,10 @@ def test_recording_a_month_tells_the_client_the_level_and_what_is_missing_in_pla
     )
     assert "Il reste 11 mois, jusqu'au 30/04/2028, pour progresser." in body
     assert "/espace-client/acces/" in body and "Il reste 11 mois" in email.body_html
+    # The personal link's random key may hold any letters: the jargon is looked for in the text around it.
+    texts = [re.sub(r"https?://\S+", "", text) for text in (body, strip_tags(email.body_html))]
     for word in JARGON:
-        assert word not in body and word not in strip_tags(email.body_html), word
+        assert all(word not in text for text in texts), word
 
 
 def test_at_most_one_notice_a_month_per_order_whatever_the_source(order):
