@@ -46,8 +46,9 @@ from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
 from monitoring.selectors import provider_deadlines
 from orders import deadline_store, rules, services
 from orders.exceptions import BusinessRuleError
-from orders.models import Order, OrderState, Programme, Solution, StoredDeadline
+from orders.models import Order, OrderState, StoredDeadline
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
+from orders.selectors import among_ids
 from portal.access import access_links_batch, access_url
 from portal.signing import REMINDER_DOCUMENT, invited_order_kinds, reminders_follow_sending
 
@@ -98,7 +99,7 @@ def reminder_offset(due_day: date, today: date, offsets: Iterable[int]) -> str |
 
 @dataclass
 class DueReminder:
-    order: Order | None
+    order: "CandidateOrder | Order | None"
     deadline: rules.Deadline
     offset: str
     subject: str = ""  # what a provider-level deadline concerns (the provider, a solution)
@@ -356,15 +357,64 @@ def _candidates_before(today: date, offsets: list[int]) -> datetime:
     return datetime.combine(today + timedelta(days=max(offsets, default=0) + 1), dt_time(0), tzinfo=rules.PARIS)
 
 
+CANDIDATE_FIELDS = (
+    "order_id",
+    "code",
+    "due_at",
+    "actor",
+    "action",
+    "reference",
+    "order__number",
+    "order__client__name",
+    "order__client__email",
+    "order__salesperson_id",
+    "order__principal_amount",
+    "order__secondary_amount",
+)
+
+
+@dataclass(eq=False)
+class CandidateOrder:
+    """What a reminder shows of its order, read as plain values with its stored deadlines (no model instance)."""
+
+    pk: int
+    number: str
+    client: SimpleNamespace  # name, email
+    salesperson: Any  # the user, or None
+    principal_amount: Decimal
+    secondary_amount: Decimal
+
+
+def _candidate_rows(candidates: QuerySet[StoredDeadline], ids: list[int], summary: ScanSummary) -> list[tuple]:
+    """Today's stored deadlines of the orders ``ids`` with what their reminders show of the order, client and
+    salesperson, in one query under a savepoint; if the batch cannot be read, order by order (an order that still
+    fails is set aside)."""
+    try:
+        with transaction.atomic():
+            batch = candidates.filter(among_ids("order_id", ids)).order_by("order_id", "due_at", "pk")
+            return list(batch.values_list(*CANDIDATE_FIELDS))
+    except READ_ERRORS:
+        rows: list[tuple] = []
+        for order_pk in ids:
+            try:
+                with transaction.atomic():
+                    one = candidates.filter(order_id=order_pk).order_by("due_at", "pk")
+                    rows += one.values_list(*CANDIDATE_FIELDS)
+            except READ_ERRORS as error:
+                summary.set_aside_one(f"order:{order_pk}", order_pk, _order_label(order_pk), error)
+        return rows
+
+
 def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[DueReminder]]:
     """Today's reminders, by batches of at most ``BATCH`` orders: only today's candidates are read, from the stored
-    deadlines (``orders.deadline_store``, the index on their due date), then their orders in full (a batch that
-    cannot be read is read order by order, and an order that still fails is set aside). Orders set aside earlier in
-    the scan are skipped. The provider's and solutions' deadlines come last, computed (a few queries)."""
+    deadlines (``orders.deadline_store``, the index on their due date), as plain values with the few fields of their
+    order, client and salesperson that a reminder shows (one query per batch; a batch that cannot be read is read
+    order by order, and an order that still fails is set aside). Orders set aside earlier in the scan (their
+    deadlines could not be computed) are skipped. The provider's and solutions' deadlines come last, computed (a few
+    queries)."""
     today, offsets = rules.paris_date(now), reminder_offsets()
     candidates = StoredDeadline.objects.filter(due_at__lt=_candidates_before(today, offsets))
-    # A few programmes and solutions for the whole book: read once, not joined to every order.
-    programmes, solutions = Programme.objects.in_bulk(), Solution.objects.select_related("provider").in_bulk()
+    users: dict[int, Any] = {}  # salespeople, read once for the whole scan
     last = 0
     while True:
         ids = list(
@@ -376,24 +426,23 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
         if not ids:
             break
         last = ids[-1]
-        set_aside = summary.set_aside_order_ids()
-        rows: dict[int, list[rules.Deadline]] = defaultdict(list)  # read as tuples: no model instance per row
-        fields = ("order_id", "code", "due_at", "actor", "action", "reference")
-        for order_id, code, due_at, actor, action, reference in (
-            candidates.filter(order_id__in=ids).order_by("due_at", "pk").values_list(*fields)
-        ):
-            status = rules.OVERDUE if now > due_at else rules.UPCOMING  # open: overdue once its due time passed
-            rows[order_id].append(rules.Deadline(code, due_at, actor, action, reference, status))
-        orders = Order.objects.filter(pk__in=ids).select_related("client", "salesperson")
+        set_aside, wanted = summary.set_aside_order_ids(), set(ids)
+        rows = [row for row in _candidate_rows(candidates, ids, summary) if row[0] in wanted]
+        missing = {row[9] for row in rows if row[9] is not None} - users.keys()
+        users.update(get_user_model().objects.in_bulk(missing) if missing else {})
+        orders: dict[int, CandidateOrder] = {}
         due = []
-        for order in orders_isolated(orders, summary):
-            if order.pk in set_aside:
+        for order_id, code, due_at, actor, action, reference, number, name, email, seller, principal, secondary in rows:
+            if order_id in set_aside:
                 continue
-            order.programme, order.solution = programmes[order.programme_id], solutions[order.solution_id]
-            summary.orders += 1
-            for deadline in rows[order.pk]:
-                if (offset := _offset_due(deadline, today, offsets)) is not None:
-                    due.append(DueReminder(order, deadline, offset))
+            if order_id not in orders:
+                client = SimpleNamespace(name=name, email=email)
+                orders[order_id] = CandidateOrder(order_id, number, client, users.get(seller), principal, secondary)
+            status = rules.OVERDUE if now > due_at else rules.UPCOMING  # open: overdue once its due time passed
+            deadline = rules.Deadline(code, due_at, actor, action, reference, status)
+            if (offset := _offset_due(deadline, today, offsets)) is not None:
+                due.append(DueReminder(orders[order_id], deadline, offset))
+        summary.orders += len(orders)
         yield due
     try:
         with transaction.atomic():
@@ -502,7 +551,7 @@ def queue_reminders(
 def dispatch_row(item: DueReminder, recipient: str, email: OutboxEmail) -> ReminderDispatch:
     return ReminderDispatch(
         key=item.key(recipient),
-        order=item.order,
+        order_id=item.order.pk if item.order is not None else None,
         deadline_code=item.deadline.code,
         due_at=item.deadline.due_at,
         offset=item.offset,

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from orders import rules
 from orders.models import Order, Programme, Solution, StoredDeadline
-from orders.selectors import SETTLED_STATES, deadline_rows, with_open_deadlines
+from orders.selectors import SETTLED_STATES, among_ids, deadline_rows, with_open_deadlines
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +79,16 @@ def store_order(order: Order) -> None:
 
 
 def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, ...]]]:
-    """The rows ``rules.order_deadlines`` gives for these orders now (light rows, one query); ``lock`` takes the
+    """The rows ``rules.order_deadlines`` gives for these sorted orders now (light rows, one query); ``lock`` takes the
     orders' row locks first, so that no action moves them between this read and the write."""
-    queryset = Order.objects.filter(pk__in=order_ids)
     if lock:
-        list(queryset.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+        locked = Order.objects.filter(pk__in=order_ids).select_for_update(of=("self",)).order_by("pk")
+        list(locked.values_list("pk", flat=True))
     expected: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in order_ids}
-    for row in deadline_rows(with_open_deadlines(queryset), "principal_amount", "secondary_amount"):
-        expected[row.pk] = open_deadlines(row)
+    batch = Order.objects.filter(among_ids("pk", order_ids))
+    for row in deadline_rows(with_open_deadlines(batch), "principal_amount", "secondary_amount"):
+        if row.pk in expected:
+            expected[row.pk] = open_deadlines(row)
     return expected
 
 
@@ -139,8 +141,10 @@ def _differing(batch: list[int], *, lock: bool) -> tuple[list[int], dict[int, li
     """The orders of ``batch`` whose stored rows differ from the rules (compared as tuples), and the expected rows."""
     expected = _expected(batch, lock=lock)
     stored: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in batch}
-    for order_id, *values in StoredDeadline.objects.filter(order_id__in=batch).values_list("order_id", *ROW_FIELDS):
-        stored.setdefault(order_id, []).append(tuple(values))
+    rows = StoredDeadline.objects.filter(among_ids("order_id", batch)).values_list("order_id", *ROW_FIELDS)
+    for order_id, *values in rows:
+        if order_id in stored:
+            stored[order_id].append(tuple(values))
     return [order_id for order_id in batch if sorted(stored[order_id]) != sorted(expected[order_id])], expected
 
 

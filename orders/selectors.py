@@ -24,6 +24,17 @@ def with_open_deadlines(queryset: QuerySet[Order]) -> QuerySet[Order]:
     return queryset.exclude(Q(state__in=SETTLED_STATES) & ~open_portability)
 
 
+def among_ids(field: str, ids: list[int]) -> Q:
+    """A filter on ``field`` for a batch of sorted ids, cheap to send: a range when the ids are close together (the
+    caller then skips the rows of the range that are not in the batch), else an ``IN`` list. A 2 000-item ``IN`` list
+    costs about 30 ms to build and send; a range costs nothing, so reading a book by batches stays near its floor."""
+    if not ids:
+        return Q(pk__in=[])
+    if ids[-1] - ids[0] < 2 * len(ids):
+        return Q(**{f"{field}__gte": ids[0], f"{field}__lte": ids[-1]})
+    return Q(**{f"{field}__in": ids})
+
+
 DEADLINE_WINDOWS: dict[str, tuple[str, int | None]] = {
     "overdue": ("En retard", None),
     "7": ("Sous 7 jours", 7),

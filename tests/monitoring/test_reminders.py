@@ -92,8 +92,8 @@ def test_noon_boundary_on_the_deadline_day(team):
     before = reminders.due_reminders(paris(2026, 12, 16, 11, 59, 59), summary)
     after = reminders.due_reminders(paris(2026, 12, 16, 12, 0, 1), summary)
 
-    assert [(r.order, r.offset) for r in before] == [(order, "0")]
-    assert [(r.order, r.offset) for r in after] == [(order, "overdue")]
+    assert [(r.order.pk, r.offset) for r in before] == [(order.pk, "0")]
+    assert [(r.order.pk, r.offset) for r in after] == [(order.pk, "overdue")]
 
 
 @pytest.mark.django_db

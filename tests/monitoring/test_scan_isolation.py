@@ -184,11 +184,36 @@ def test_an_order_holding_a_year_1_date_is_set_aside_and_the_others_still_get_th
 @pytest.mark.django_db
 def test_reminders_reach_the_readable_orders_next_to_a_year_1_row(team):
     broken, healthy = two_drafts(team)
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE orders_order SET issued_at = '0001-01-01 00:00:00+01' WHERE id = %s", [broken.pk])
+    with connection.cursor() as cursor:  # a date the deadline rules read: its deadlines cannot be computed
+        cursor.execute("UPDATE orders_order SET installed_at = '0001-01-01 00:00:00+01' WHERE id = %s", [broken.pk])
 
     summary = scan_at(paris(2026, 12, 9, 7))
 
     assert set(ReminderDispatch.objects.values_list("order", flat=True)) == {healthy.pk}
     assert summary.orders == 1
     assert_set_aside_and_reported(summary, broken, team)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_year_1_date_the_deadlines_do_not_read_stops_only_that_client_email_in_the_sender(team):
+    """The scan reads an order's deadline dates and the few fields a reminder shows, not the whole row: a broken
+    column it does not need leaves the order's reminders recorded (its deadlines are right). The client e-mail is
+    rendered from the whole order by the sender, which fails for that order alone (kept, retried, the error shown in
+    the outbox) and sends the others."""
+    broken, healthy = two_drafts(team)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE orders_order SET issued_at = '0001-01-01 00:00:00+01' WHERE id = %s", [broken.pk])
+
+    summary = scan_at(paris(2026, 12, 9, 7))
+    assert summary.failed_orders == 0 and summary.orders == 2
+    assert set(ReminderDispatch.objects.values_list("order", flat=True)) == {broken.pk, healthy.pk}
+
+    with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
+        reminders.outbox_send_due()
+    client_emails = ReminderDispatch.objects.filter(email__kind="client_reminder")
+    statuses = dict(client_emails.values_list("order", "email__status"))
+    assert statuses == {broken.pk: OutboxEmail.FAILED, healthy.pk: OutboxEmail.SENT}
+    failed = client_emails.get(order=broken).email
+    assert "DataError" in failed.last_error and failed.next_attempt_at is not None
+    assert OutboxEmail.objects.get(kind="staff_digest").status == OutboxEmail.SENT
