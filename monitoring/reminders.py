@@ -51,6 +51,7 @@ from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GRO
 from orders.selectors import among_ids
 from portal.access import access_links_batch, access_url
 from portal.signing import REMINDER_DOCUMENT, invited_order_kinds, reminders_follow_sending
+from segur_portal.bulk_insert import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -470,7 +471,13 @@ def _offset_due(deadline: rules.Deadline, today: date, offsets: list[int]) -> st
 
 
 def existing_keys(keys: list[str]) -> set[str]:
-    """Keys already dispatched, one query per batch of keys (bounded, not per order)."""
+    """Keys already dispatched: one query (PostgreSQL: the keys as one array parameter, not one per key), else one
+    per batch of keys (bounded, not per order)."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(ReminderDispatch._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT key FROM {table} WHERE key = ANY(%s)", [keys])  # noqa: S608 (name from the model)
+            return {row[0] for row in cursor.fetchall()}
     found: set[str] = set()
     for start in range(0, len(keys), BATCH):
         found.update(ReminderDispatch.objects.filter(key__in=keys[start : start + BATCH]).values_list("key", flat=True))
@@ -504,65 +511,75 @@ def queue_reminders(
         )
         if client_action and reminder.offset != OVERDUE and _client_email(reminder.order):
             per_client.append((_client_email(reminder.order), reminder))
-    candidate_keys = [r.key(f"user:{user.pk}") for user, items in per_staff.items() for r in items]
-    candidate_keys += [reminder.key(email) for email, reminder in per_client]
-    fresh_clients = per_client  # nothing is rendered here: the keys are checked once, under the lock
-    # Recorded unrendered (subject only): the sender renders the body and issues the personal link just before
-    # sending (``outbox_render``), so the scan's cost is its rows, not its templates.
-    rendered = [
-        OutboxEmail(
-            key=unique_key(f"client:{reminder.full_key(address)}"),
-            kind=CLIENT_REMINDER,
-            to=address,
-            subject=CLIENT_SUBJECTS[reminder.deadline.code].format(
-                number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
-            )[:255],
-            body_text="",
-            body_html="",
-        )
-        for address, reminder in fresh_clients
+    staff_items = [
+        (f"user:{user.pk}", reminder, user)
+        for user, items in sorted(per_staff.items(), key=lambda pair: pair[0].pk)
+        for reminder in items
     ]
+    keyed_staff = [(recipient, reminder, user, reminder.key(recipient)) for recipient, reminder, user in staff_items]
+    keyed_clients = [(address, reminder, reminder.key(address)) for address, reminder in per_client]
     for reminder in due:
         digests.texts.setdefault(reminder.deadline.code, (reminder.deadline.action, reminder.deadline.reference))
+    created_at = timezone.now()
     with transaction.atomic():
         _lock_run(rules.paris_date(now))
-        already = existing_keys(candidate_keys)  # under the lock: another scan may have recorded them
-        new_clients = [
-            (pair, email)
-            for pair, email in zip(fresh_clients, rendered, strict=True)
-            if pair[1].key(pair[0]) not in already
-        ]
-        emails = OutboxEmail.objects.bulk_create([email for _pair, email in new_clients], batch_size=BATCH)
-        ReminderDispatch.objects.bulk_create(
-            (
-                dispatch_row(reminder, address, email)
-                for ((address, reminder), _), email in zip(new_clients, emails, strict=True)
-            ),
-            batch_size=BATCH,
+        # Under the lock, once: another scan may have recorded some of them.
+        already = existing_keys([key for *_, key in keyed_staff] + [key for *_, key in keyed_clients])
+        new_clients = [item for item in keyed_clients if item[2] not in already]
+        # Client reminders are recorded unrendered (subject only): the sender renders the body and issues the
+        # personal link just before sending (``outbox_render``), so the scan's cost is its rows, not its templates.
+        email_ids = insert_rows(
+            OutboxEmail,
+            EMAIL_COLUMNS,
+            (client_reminder_row(address, reminder, created_at) for address, reminder, _key in new_clients),
+            with_ids=True,
         )
-        summary.emails += len(emails)
-        summary.reminders += len(emails)
-        for user, items in sorted(per_staff.items(), key=lambda pair: pair[0].pk):
-            fresh = [item for item in items if item.key(f"user:{user.pk}") not in already]
-            if fresh:
-                dispatch(fresh, f"user:{user.pk}", digests.open(user), summary)
+        rows = [
+            dispatch_values(reminder, address, key, email_id, created_at)
+            for (address, reminder, key), email_id in zip(new_clients, email_ids, strict=True)
+        ]
+        fresh_staff = [(reminder, user, key) for _recipient, reminder, user, key in keyed_staff if key not in already]
+        rows += [
+            dispatch_values(reminder, f"user:{user.pk}", key, digests.open(user).pk, created_at)
+            for reminder, user, key in fresh_staff
+        ]
+        insert_rows(ReminderDispatch, DISPATCH_COLUMNS, rows)
+        summary.emails += len(email_ids)
+        summary.reminders += len(rows)
+    for reminder, user, _key in fresh_staff:
+        digests.record(user, reminder)
 
 
-def dispatch_row(item: DueReminder, recipient: str, email: OutboxEmail) -> ReminderDispatch:
-    return ReminderDispatch(
-        key=item.key(recipient),
-        order_id=item.order.pk if item.order is not None else None,
-        deadline_code=item.deadline.code,
-        due_at=item.deadline.due_at,
-        offset=item.offset,
-        recipient=recipient,
-        email=email,
+EMAIL_COLUMNS = (
+    "key",
+    "kind",
+    "to",
+    "subject",
+    "body_text",
+    "body_html",
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+)
+DISPATCH_COLUMNS = ("key", "order_id", "deadline_code", "due_at", "offset", "recipient", "email_id", "created_at")
+
+
+def client_reminder_row(address: str, reminder: DueReminder, created_at: datetime) -> tuple[Any, ...]:
+    """The outbox row of a client reminder, recorded with its subject only (``EMAIL_COLUMNS``)."""
+    subject = CLIENT_SUBJECTS[reminder.deadline.code].format(
+        number=reminder.order.number, due=rules.format_deadline(reminder.deadline.due_at)[:10]
     )
+    key = unique_key(f"client:{reminder.full_key(address)}")
+    return (key, CLIENT_REMINDER, address, subject[:255], "", "", OutboxEmail.PENDING, 0, "", created_at)
 
 
-def dispatch(items: list[DueReminder], recipient: str, email: OutboxEmail, summary: ScanSummary) -> None:
-    ReminderDispatch.objects.bulk_create((dispatch_row(item, recipient, email) for item in items), batch_size=BATCH)
-    summary.reminders += len(items)
+def dispatch_values(
+    item: DueReminder, recipient: str, key: str, email_id: int, created_at: datetime
+) -> tuple[Any, ...]:
+    """The dispatch row of one reminder to one recipient (``DISPATCH_COLUMNS``)."""
+    order_id = item.order.pk if item.order is not None else None
+    return (key, order_id, item.deadline.code, item.deadline.due_at, item.offset, recipient, email_id, created_at)
 
 
 def digest_groups(items: list[DueReminder]) -> list[dict[str, Any]]:
@@ -641,12 +658,14 @@ DIGEST_ROW_FIELDS = (
 
 class DigestBook:
     """The staff digests of a day: one e-mail per person, first written unsendable (``UNSENDABLE``) so that the
-    reminders recorded batch by batch point at it, then rendered from what was recorded and released (``finish``).
-    A scan killed on the way leaves its digests unsendable; the next run picks them up and finishes them."""
+    reminders recorded batch by batch point at it, then rendered and released (``finish``). A digest this run opened
+    is built in memory as its reminders are recorded (bounded: ``DigestGroups``); one that a scan killed on the way
+    left unsendable is picked up by the next run and rebuilt from the reminders recorded for it."""
 
     def __init__(self, today: date) -> None:
         self.today = today
-        self.emails: dict[int, OutboxEmail] = {}
+        self.emails: dict[int, OutboxEmail] = {}  # user -> the digest this run writes to
+        self.built: dict[int, tuple[Any, DigestGroups]] = {}  # digest opened by this run -> (user, its groups)
         self.texts: dict[str, tuple[str, str]] = {}  # deadline code -> (action, reference)
         self.providers: dict[str, DueReminder] = {}  # dispatch key -> the provider reminder it records
 
@@ -654,31 +673,42 @@ class DigestBook:
         if user.pk not in self.emails:
             for attempt in range(1, 100):  # a digest already released today: this one comes after it
                 key = f"digest:{user.pk}:{self.today.isoformat()}" + (f":{attempt}" if attempt > 1 else "")
-                email, _created = OutboxEmail.objects.get_or_create(
+                email, created = OutboxEmail.objects.get_or_create(
                     key=unique_key(key),
                     defaults={"kind": "staff_digest", "to": user.email, "next_attempt_at": UNSENDABLE},
                 )
                 if email.next_attempt_at == UNSENDABLE:
                     break
             self.emails[user.pk] = email
+            if created:  # else left by a killed run: rebuilt from the database by ``finish``
+                self.built[email.pk] = (user, DigestGroups())
         return self.emails[user.pk]
 
+    def record(self, user: Any, reminder: DueReminder) -> None:
+        """A reminder just recorded for ``user`` (after its transaction wrote it)."""
+        if (built := self.built.get(self.emails[user.pk].pk)) is not None:
+            built[1].add(reminder)
+
+    def _rebuilt(self, email: OutboxEmail, users: dict[int, Any]) -> tuple[Any, DigestGroups]:
+        """A digest's user and groups from the reminders recorded for it (plain rows, streamed)."""
+        builder, user = DigestGroups(), None
+        rows = (
+            ReminderDispatch.objects.filter(email=email)
+            .order_by("due_at", "deadline_code", "order_id", "pk")
+            .values_list(*DIGEST_ROW_FIELDS)
+        )
+        for values in rows.iterator(chunk_size=BATCH):
+            row = dict(zip(DIGEST_ROW_FIELDS, values, strict=True))
+            user = user or users.get(int(row["recipient"].split(":", 1)[1]))
+            builder.add(self._reminder(row))
+        return user, builder
+
     def finish(self, now: datetime, summary: ScanSummary) -> None:
-        """Render every unsendable digest from its recorded reminders (streamed, outside any lock) and release it."""
+        """Render every unsendable digest (outside any lock) and release it."""
         pending = OutboxEmail.objects.filter(kind="staff_digest", next_attempt_at=UNSENDABLE).order_by("pk")
         users = {user.pk: user for user in get_user_model().objects.filter(is_staff=True)}
         for email in pending:
-            builder, user = DigestGroups(), None
-            # Read as plain rows (no model instance per reminder): what a digest line shows of its order.
-            rows = (
-                ReminderDispatch.objects.filter(email=email)
-                .order_by("due_at", "deadline_code", "order_id", "pk")
-                .values_list(*DIGEST_ROW_FIELDS)
-            )
-            for values in rows.iterator(chunk_size=BATCH):
-                row = dict(zip(DIGEST_ROW_FIELDS, values, strict=True))
-                user = user or users.get(int(row["recipient"].split(":", 1)[1]))
-                builder.add(self._reminder(row))
+            user, builder = self.built.get(email.pk) or self._rebuilt(email, users)
             if user is None or builder.count == 0:
                 OutboxEmail.objects.filter(pk=email.pk, reminders__isnull=True).delete()
                 continue

@@ -21,6 +21,7 @@ from clients.models import Client
 from orders import deadline_store, services
 from orders.exceptions import RuleViolation
 from orders.models import Order, OrderEvent, Programme, Solution
+from segur_portal.bulk_insert import reserve_ids
 
 
 @dataclass
@@ -140,7 +141,7 @@ class OrderBulkCreate:
         for order in orders:
             order.issued_at = order.issued_at or now
         if connection.vendor == "postgresql":
-            for order, pk in zip(orders, reserve_order_ids(len(orders)), strict=True):
+            for order, pk in zip(orders, reserve_ids(Order, len(orders)), strict=True):
                 order.pk = pk
                 order.number = services.order_number(order)
             Order.objects.bulk_create(orders)
@@ -169,14 +170,6 @@ class OrderBulkCreate:
         )
         after_orders_created([order.pk for order in orders])
         return orders
-
-
-def reserve_order_ids(count: int) -> list[int]:
-    """``count`` ids from the orders' sequence in one query: each number (``BC-…-000042``) goes in with its row."""
-    table = Order._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
-        return [row[0] for row in cursor.fetchall()]
 
 
 def after_orders_created(order_ids: list[int]) -> None:
