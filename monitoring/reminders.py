@@ -23,7 +23,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -46,9 +46,9 @@ from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
 from monitoring.selectors import provider_deadlines
 from orders import deadline_store, rules, services
 from orders.exceptions import BusinessRuleError
-from orders.models import Order, OrderState, StoredDeadline
+from orders.models import Order, OrderState, Programme, Solution, StoredDeadline
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
-from orders.selectors import among_ids
+from orders.selectors import among_ids, deadline_rows
 from portal.access import access_links_batch, access_url
 from portal.signing import REMINDER_DOCUMENT, invited_order_kinds, reminders_follow_sending
 from segur_portal.bulk_insert import insert_rows
@@ -170,24 +170,30 @@ def _order_label(order_pk: int) -> str:
     return f"la commande {number or order_pk}"
 
 
-def orders_isolated(queryset: QuerySet[Order], summary: ScanSummary) -> Iterator[Order]:
-    """The orders of ``queryset`` by batches of ``BATCH``, each batch read under a savepoint. A batch that cannot be
-    read is read again one order at a time, and the orders that still fail are set aside: one bad row never stops
-    the scan for the others, and reading stays a few queries per batch, not per order."""
+def _full_orders(queryset: QuerySet[Order]) -> list[Any]:
+    return list(queryset.order_by("pk"))
+
+
+def orders_isolated(
+    queryset: QuerySet[Order], summary: ScanSummary, read: Callable[[QuerySet[Order]], list[Any]] = _full_orders
+) -> Iterator[Any]:
+    """The orders of ``queryset`` by batches of ``BATCH`` (as ``read`` gives them: model instances by default, or
+    light rows), each batch read under a savepoint. A batch that cannot be read is read again one order at a time,
+    and the orders that still fail are set aside: one bad row never stops the scan for the others, and reading stays
+    a few queries per batch, not per order."""
     ids = list(queryset.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         try:
             with transaction.atomic():
-                orders = list(queryset.filter(pk__in=batch).order_by("pk"))
+                wanted = set(batch)
+                orders = [order for order in read(queryset.filter(among_ids("pk", batch))) if order.pk in wanted]
         except READ_ERRORS:
             orders = []
             for order_pk in batch:
                 try:
                     with transaction.atomic():
-                        orders.append(queryset.get(pk=order_pk))
-                except Order.DoesNotExist:  # it left the queryset since the ids were read
-                    continue
+                        orders += read(queryset.filter(pk=order_pk))  # empty if it left the queryset meanwhile
                 except READ_ERRORS as error:
                     summary.set_aside_one(f"order:{order_pk}", order_pk, _order_label(order_pk), error)
         yield from orders
@@ -260,8 +266,12 @@ def _queue_client_notice(order: Order, kind: str, subject: str, template: str, c
 def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, list[Any]]) -> None:
     """Lapse pre-orders past their 120 days, inform pre-order clients at Date 2, declare orders unrealised at
     Date 5 (AF §4.3, §4.4): each order on its own, so one that fails is set aside and the others still are."""
-    pre_orders = Order.objects.filter(state=OrderState.PRE_ORDER).select_related("programme", "solution", "client")
-    for order in orders_isolated(pre_orders, summary):
+    # Read as light rows (what the lapse rule reads), each programme and solution once: a pre-order is loaded in full
+    # only by the action it gets.
+    programmes, solutions = Programme.objects.in_bulk(), Solution.objects.in_bulk()
+    pre_orders = Order.objects.filter(state=OrderState.PRE_ORDER)
+    for order in orders_isolated(pre_orders, summary, read=_light_orders):
+        order.programme, order.solution = programmes[order.programme_id], solutions[order.solution_id]
         try:  # decided without a query, so a savepoint only where there is something to write
             reason = rules.lapse_reason(order=order, programme=order.programme, solution=order.solution, now=now)
             dossier_at = order.solution.complete_dossier_submitted_at
@@ -282,6 +292,10 @@ def apply_consequences(now: datetime, summary: ScanSummary, staff: dict[str, lis
     for order in orders_isolated(late, summary):
         with order_isolated(order, summary):
             _date_5_consequences(order, now, summary, staff)
+
+
+def _light_orders(queryset: QuerySet[Order]) -> list[Any]:
+    return list(deadline_rows(queryset.order_by("pk"), "number", stream=False))
 
 
 def _pre_order_consequences(order: Order, reason: str | None, now: datetime, summary: ScanSummary) -> None:
