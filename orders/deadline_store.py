@@ -27,6 +27,7 @@ from django.utils import timezone
 from orders import rules
 from orders.models import Order, Programme, Solution, StoredDeadline
 from orders.selectors import SETTLED_STATES, among_ids, deadline_rows, with_open_deadlines
+from segur_portal.bulk_insert import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,20 @@ def refresh_orders(order_ids: Iterable[int]) -> int:
             StoredDeadline.objects.filter(order_id__in=batch).delete()
             rows = [row for order_id, values in expected.items() for row in _rows(order_id, values)]
             written += len(StoredDeadline.objects.bulk_create(rows))
+    return written
+
+
+def store_new_orders(order_ids: Iterable[int]) -> int:
+    """Write the stored deadlines of orders just inserted in bulk, in the transaction that inserted them (nothing to
+    delete nor lock: nobody else sees them yet), by batches of ``BATCH``. Returns the number of rows written."""
+    ids = sorted(set(order_ids))
+    columns = ("order_id", *ROW_FIELDS)
+    written = 0
+    for start in range(0, len(ids), BATCH):
+        expected = _expected(ids[start : start + BATCH], lock=False)
+        rows = [(order_id, *row) for order_id, values in expected.items() for row in values]
+        insert_rows(StoredDeadline, columns, rows)
+        written += len(rows)
     return written
 
 

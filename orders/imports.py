@@ -21,7 +21,7 @@ from clients.models import Client
 from orders import deadline_store, services
 from orders.exceptions import RuleViolation
 from orders.models import Order, OrderEvent, Programme, Solution
-from segur_portal.bulk_insert import reserve_ids
+from segur_portal.bulk_insert import insert_instances, reserve_ids
 
 
 @dataclass
@@ -133,7 +133,8 @@ class OrderBulkCreate:
         return []
 
     def insert(self) -> list[Order]:
-        """Insert every pending order with its number and its creation event (three queries), then the hook."""
+        """Insert every pending order with its number and its creation event (a few queries: ids, then one ``COPY``
+        per table on PostgreSQL), then the hook."""
         orders, self.pending = self.pending, []
         if not orders:
             return []
@@ -144,7 +145,7 @@ class OrderBulkCreate:
             for order, pk in zip(orders, reserve_ids(Order, len(orders)), strict=True):
                 order.pk = pk
                 order.number = services.order_number(order)
-            Order.objects.bulk_create(orders)
+            insert_instances(Order, orders)
         else:  # SQLite (development): numbers once the ids are known, one more query
             for position, order in enumerate(orders):
                 order.number = f"TMP-{now.timestamp()}-{position}"
@@ -152,21 +153,24 @@ class OrderBulkCreate:
             for order in orders:
                 order.number = services.order_number(order)
             Order.objects.bulk_update(orders, ["number"])
-        OrderEvent.objects.bulk_create(
-            services.event_build(
-                order=order,
-                acting_user=self.acting_user,
-                action="create",
-                from_state="",
-                to_state=order.state,
-                payload={
-                    "prestation": order.prestation,
-                    "vat_regime": order.vat_regime,
-                    "principal_amount": order.principal_amount,
-                    "secondary_amount": order.secondary_amount,
-                },
-            )
-            for order in orders
+        insert_instances(
+            OrderEvent,
+            [
+                services.event_build(
+                    order=order,
+                    acting_user=self.acting_user,
+                    action="create",
+                    from_state="",
+                    to_state=order.state,
+                    payload={
+                        "prestation": order.prestation,
+                        "vat_regime": order.vat_regime,
+                        "principal_amount": order.principal_amount,
+                        "secondary_amount": order.secondary_amount,
+                    },
+                )
+                for order in orders
+            ],
         )
         after_orders_created([order.pk for order in orders])
         return orders
@@ -175,4 +179,4 @@ class OrderBulkCreate:
 def after_orders_created(order_ids: list[int]) -> None:
     """Called once after every bulk insertion of orders, in the same transaction: what each ``order_create`` does
     per order, in bulk — their stored deadlines (``deadline_store``, issue 13)."""
-    deadline_store.refresh_orders(order_ids)
+    deadline_store.store_new_orders(order_ids)

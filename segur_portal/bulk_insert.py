@@ -10,7 +10,7 @@ the same result.
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Model
 
 
@@ -45,3 +45,43 @@ def insert_rows(
         for row in rows:
             copy.write_row(row)
     return ids
+
+
+# Fields whose Python value PostgreSQL's COPY takes as it is (the others go through ``get_db_prep_save``).
+PLAIN_FIELDS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.BooleanField,
+    models.CharField,
+    models.DateField,  # and DateTimeField
+    models.DecimalField,
+    models.ForeignKey,
+    models.IntegerField,  # and its small, big and positive kinds
+    models.TextField,
+)
+
+
+def insert_instances(model: type[Model], objects: list[Model]) -> None:
+    """``bulk_create`` of unsaved instances, by ``COPY`` on PostgreSQL: each field's value as ``pre_save`` gives it
+    (``auto_now_add``, defaults already set by the constructor), prepared by the field unless PostgreSQL takes it as
+    it is (``PLAIN_FIELDS``). The instances' ids must all be set (taken with ``reserve_ids``) or all left to the
+    sequence (they then stay unset). Elsewhere, ``bulk_create``."""
+    if not objects:
+        return
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objects, batch_size=2000)
+        return
+    with_ids = objects[0].pk is not None
+    fields = [field for field in model._meta.concrete_fields if with_ids or not field.primary_key]
+    prepare = [None if isinstance(field, PLAIN_FIELDS) else field.get_db_prep_save for field in fields]
+    rows = (
+        tuple(
+            value if prep is None else prep(value, connection)
+            for field, prep in zip(fields, prepare, strict=True)
+            for value in (field.pre_save(instance, True),)
+        )
+        for instance in objects
+    )
+    insert_rows(model, [field.attname for field in fields], rows)
+    for instance in objects:
+        instance._state.adding, instance._state.db = False, connection.alias
