@@ -9,12 +9,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
 from monitoring.models import WorkerHeartbeat
 from orders import rules, services
-from orders.models import Order, Solution, StoredDeadline
+from orders.models import Order, Programme, Solution, StoredDeadline
 from segur_portal.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -288,12 +288,19 @@ def _add_group(day: CalendarDay, row: dict[str, Any]) -> None:
 
 def provider_deadlines(now: datetime) -> list[tuple[str, rules.Deadline]]:
     """Deadlines of the provider and its solutions (SPEC §5, §10), each with what it concerns (a few queries)."""
-    last_vas = {
-        (row["programme_id"], row["solution__provider_id"]): row["last_va_at"]
-        for row in Order.objects.filter(va_signed_at__isnull=False)
-        .values("programme_id", "solution__provider_id")
-        .annotate(last_va_at=Max("va_signed_at"))
-    }
+    last_vas: dict[tuple[int, int], datetime] = {}
+    for programme_id in Programme.objects.values_list("pk", flat=True):  # a few programmes; one query each
+        last_va = Subquery(
+            Order.objects.filter(solution_id=OuterRef("pk"), programme_id=programme_id, va_signed_at__isnull=False)
+            .order_by("-va_signed_at")
+            .values("va_signed_at")[:1]
+        )  # through the index (solution, programme, va_signed_at): one probe per solution, whatever the orders
+        for provider_id, last_va_at in Solution.objects.annotate(last_va_at=last_va).values_list(
+            "provider_id", "last_va_at"
+        ):
+            key = (programme_id, provider_id)
+            if last_va_at is not None and (key not in last_vas or last_va_at > last_vas[key]):
+                last_vas[key] = last_va_at
     result: list[tuple[str, rules.Deadline]] = []
     for solution in Solution.objects.select_related("programme", "provider").order_by("pk"):
         for deadline in rules.solution_deadlines(programme=solution.programme, solution=solution, now=now):

@@ -381,7 +381,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(condition=Q(principal_amount__gt=0), name="order_principal_positive"),
             models.CheckConstraint(condition=Q(secondary_amount__gt=0), name="order_secondary_positive"),
         ]
-        indexes = [models.Index(fields=["state"]), models.Index(fields=["programme", "state"])]
+        indexes = [
+            models.Index(fields=["state"]),
+            models.Index(fields=["programme", "state"]),
+            # The provider's last VA per programme (SPEC §5), read by the calendar and the scan (issue 13).
+            models.Index(fields=["solution", "programme", "va_signed_at"], name="order_solution_last_va"),
+        ]
         permissions = [
             ("sign_order", "Enregistrer la signature du bon de commande"),
             ("firm_order", "Affermir une commande conditionnelle"),
