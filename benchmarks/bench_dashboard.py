@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_orders import drop_database, seed, set_up_django  # noqa: E402
+from benchmarks.bench_orders import analyze, drop_database, seed, set_up_django  # noqa: E402
 
 
 def median_seconds(function, repeat: int) -> float:
@@ -118,6 +118,7 @@ def main() -> None:
             seed(size - seeded, seeded)
             seeded = size
             deadline_store.rebuild()  # the orders were bulk-inserted: their stored deadlines are written here
+            analyze()
             figures = measure(arguments.repeat)
             print(
                 f"{size:>8} | {figures['page_ms']:>17.1f} | {figures['page_queries']:>12} | "

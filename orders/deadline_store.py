@@ -88,9 +88,10 @@ def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, 
         list(locked.values_list("pk", flat=True))
     expected: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in order_ids}
     batch = Order.objects.filter(among_ids("pk", order_ids))
+    now = timezone.now()
     for row in deadline_rows(with_open_deadlines(batch), "principal_amount", "secondary_amount", stream=False):
         if row.pk in expected:
-            expected[row.pk] = open_deadlines(row)
+            expected[row.pk] = open_deadlines(row, now)
     return expected
 
 
@@ -154,42 +155,60 @@ class Reconciliation:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# One fingerprint per order of what it has stored, computed by PostgreSQL (``fingerprint`` computes the same in Python):
-# the rows sorted by code then due time, each written as its fields joined by "|" (due time in microseconds since
-# 1970, amount with two decimals), joined by new lines, hashed.
+# A fingerprint of what is stored, computed by PostgreSQL (``fingerprint`` computes the same in Python): the rows
+# sorted by order, code and due time, each written as its fields joined by "|" (due time in microseconds since 1970,
+# amount with two decimals), joined by new lines, hashed. One for a whole batch of orders, or one per order.
+FINGERPRINT_LINE = (
+    "concat_ws('|', {order}code, (extract(epoch FROM due_at) * 1000000)::bigint, actor, action, reference, "
+    "amount::text, is_next::text)"
+)
+STORED_BATCH_FINGERPRINT = (
+    "SELECT md5(string_agg(" + FINGERPRINT_LINE.format(order="order_id, ") + ", E'\\n' "  # noqa: S608 (no value: the table name is the model's)
+    'ORDER BY order_id, code COLLATE "C", due_at)) FROM {table} WHERE order_id BETWEEN %s AND %s'
+)
 STORED_FINGERPRINTS = (
-    "SELECT order_id, md5(string_agg(concat_ws('|', code, (extract(epoch FROM due_at) * 1000000)::bigint, actor, "
-    "action, reference, amount::text, is_next::text), E'\\n' ORDER BY code COLLATE \"C\", due_at)) "
-    "FROM {table} WHERE order_id BETWEEN %s AND %s GROUP BY order_id"
+    "SELECT order_id, md5(string_agg(" + FINGERPRINT_LINE.format(order="") + ", E'\\n' "  # noqa: S608
+    'ORDER BY code COLLATE "C", due_at)) FROM {table} WHERE order_id BETWEEN %s AND %s GROUP BY order_id'
 )
 
 
-def fingerprint(values: list[tuple[Any, ...]]) -> str | None:
-    """What ``STORED_FINGERPRINTS`` gives for these rows (``ROW_FIELDS`` tuples); None when there are none."""
-    if not values:
-        return None
-    lines = (
-        f"{code}|{(due_at - EPOCH) // timedelta(microseconds=1)}|{actor}|{action}|{reference}|{amount:.2f}|"
+def _lines(values: list[tuple[Any, ...]], prefix: str = "") -> list[str]:
+    return [
+        f"{prefix}{code}|{(due_at - EPOCH) // timedelta(microseconds=1)}|{actor}|{action}|{reference}|{amount:.2f}|"
         + ("true" if is_next else "false")
         for code, due_at, actor, action, reference, amount, is_next in sorted(values, key=lambda row: row[:2])
-    )
-    return hashlib.md5("\n".join(lines).encode(), usedforsecurity=False).hexdigest()
+    ]
 
 
-def _stored_fingerprints(first: int, last: int) -> dict[int, str]:
-    table = connection.ops.quote_name(StoredDeadline._meta.db_table)
+def _md5(lines: list[str]) -> str | None:
+    return hashlib.md5("\n".join(lines).encode(), usedforsecurity=False).hexdigest() if lines else None
+
+
+def fingerprint(values: list[tuple[Any, ...]]) -> str | None:
+    """What ``STORED_FINGERPRINTS`` gives for one order's rows (``ROW_FIELDS`` tuples); None when there are none."""
+    return _md5(_lines(values))
+
+
+def batch_fingerprint(expected: dict[int, list[tuple[Any, ...]]]) -> str | None:
+    """What ``STORED_BATCH_FINGERPRINT`` gives for the rows of these orders."""
+    return _md5([line for order_id in sorted(expected) for line in _lines(expected[order_id], f"{order_id}|")])
+
+
+def _stored(sql: str, first: int, last: int) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
-        cursor.execute(STORED_FINGERPRINTS.format(table=table), [first, last])
-        return dict(cursor.fetchall())
+        cursor.execute(sql.format(table=connection.ops.quote_name(StoredDeadline._meta.db_table)), [first, last])
+        return cursor.fetchall()
 
 
 def _differing(batch: list[int], *, lock: bool) -> tuple[list[int], dict[int, list[tuple[Any, ...]]]]:
     """The orders of ``batch`` whose stored rows differ from the rules, and the expected rows. On PostgreSQL, without
-    a lock (the daily pass over the whole book), the stored rows are compared by their fingerprint (one short value
-    per order instead of every row); otherwise row by row, as tuples."""
+    a lock (the daily pass over the whole book), the stored rows are compared by fingerprint: one for the batch (the
+    usual case: nothing differs), then one per order when it differs; otherwise row by row, as tuples."""
     expected = _expected(batch, lock=lock)
     if not lock and connection.vendor == "postgresql":
-        stored_prints = _stored_fingerprints(batch[0], batch[-1])
+        if _stored(STORED_BATCH_FINGERPRINT, batch[0], batch[-1])[0][0] == batch_fingerprint(expected):
+            return [], expected
+        stored_prints = dict(_stored(STORED_FINGERPRINTS, batch[0], batch[-1]))
         return [
             order_id for order_id in batch if stored_prints.get(order_id) != fingerprint(expected[order_id])
         ], expected

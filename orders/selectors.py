@@ -50,18 +50,31 @@ def order_list_queryset() -> QuerySet[Order]:
 
 def deadline_rows(queryset: QuerySet[Order], *extra_fields: str, stream: bool = True) -> Iterator[SimpleNamespace]:
     """The orders of ``queryset`` as light rows holding what ``rules.order_deadlines`` reads, plus ``pk`` and
-    ``extra_fields`` (``client__name`` becomes ``row.client.name``): one streamed query of plain values, each
-    programme and solution loaded once. About seven times cheaper than model instances for every order."""
+    ``extra_fields`` (``client__name`` becomes ``row.client.name``): one query of plain values (streamed by a
+    server-side cursor unless ``stream`` is off, for a bounded batch), each programme and solution loaded once. About
+    seven times cheaper than model instances for every order."""
     programmes = {programme.pk: programme for programme in Programme.objects.only(*rules.DEADLINE_PROGRAMME_FIELDS)}
     solutions = {solution.pk: solution for solution in Solution.objects.only(*rules.DEADLINE_SOLUTION_FIELDS)}
-    fields = ("pk", "programme_id", "solution_id", *rules.DEADLINE_ORDER_FIELDS, *extra_fields)
-    rows = queryset.values(*fields)
+    plain = (
+        "pk",
+        "programme_id",
+        "solution_id",
+        *rules.DEADLINE_ORDER_FIELDS,
+        *(f for f in extra_fields if "__" not in f),
+    )
+    related = [name for name in extra_fields if "__" in name]  # read after the plain fields, grouped by relation
+    relations: dict[str, list[str]] = {}
+    for name in related:
+        relation, field = name.split("__", 1)
+        relations.setdefault(relation, []).append(field)
+    rows = queryset.values_list(*plain, *related)
+    width = len(plain)
     for values in rows.iterator(chunk_size=2000) if stream else rows:
-        related: dict[str, dict[str, Any]] = {}
-        for name in [name for name in values if "__" in name]:
-            relation, field = name.split("__", 1)
-            related.setdefault(relation, {})[field] = values.pop(name)
-        row = SimpleNamespace(**values, **{relation: SimpleNamespace(**data) for relation, data in related.items()})
+        row = SimpleNamespace(**dict(zip(plain, values)))  # noqa: B905 (the related values follow)
+        position = width
+        for relation, fields in relations.items():
+            setattr(row, relation, SimpleNamespace(**dict(zip(fields, values[position : position + len(fields)]))))  # noqa: B905
+            position += len(fields)
         row.programme, row.solution = programmes[row.programme_id], solutions[row.solution_id]
         yield row
 

@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0005_rules_client_vat_regime'),
-        ('orders', '0020_scan2_stored_deadline_due_order'),
+        ("clients", "0005_rules_client_vat_regime"),
+        ("orders", "0020_scan2_stored_deadline_due_order"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['solution', 'programme', 'va_signed_at'], name='order_solution_last_va'),
+            model_name="order",
+            index=models.Index(fields=["solution", "programme", "va_signed_at"], name="order_solution_last_va"),
         ),
     ]

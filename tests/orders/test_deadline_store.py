@@ -131,6 +131,40 @@ def test_the_reconciliation_finds_and_fixes_any_difference(caplog):
     assert deadline_store.reconcile().fixed == []
 
 
+@pytest.mark.postgres
+def test_postgresql_fingerprints_what_python_fingerprints_for_every_demo_order(demo):
+    """The daily reconciliation compares a fingerprint of the stored rows computed by PostgreSQL with the same one
+    computed in Python from the rules: equal for every demo order (accents, every state), for each order and for a
+    whole batch."""
+    ids = list(Order.objects.order_by("pk").values_list("pk", flat=True))
+    rules_rows = deadline_store._expected(ids, lock=False)
+    per_order = dict(deadline_store._stored(deadline_store.STORED_FINGERPRINTS, ids[0], ids[-1]))
+    assert {pk: per_order.get(pk) for pk in ids} == {pk: deadline_store.fingerprint(rules_rows[pk]) for pk in ids}
+    (batch,) = deadline_store._stored(deadline_store.STORED_BATCH_FINGERPRINT, ids[0], ids[-1])
+    assert batch[0] == deadline_store.batch_fingerprint(rules_rows)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"due_at": paris(2026, 12, 16, 12) + timedelta(microseconds=1)},
+        {"amount": Decimal("576.51")},
+        {"reference": "AF §4.2"},
+        {"action": "Faire signer le bon de commande par le client."},
+        {"actor": "sales"},
+        {"is_next": False},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_the_reconciliation_sees_a_change_of_any_stored_field(change):
+    drifted, right = make_order(issued_at=paris(2026, 10, 30)), make_order(issued_at=paris(2026, 10, 30))
+    StoredDeadline.objects.filter(order=drifted, is_next=True).update(**change)
+
+    assert deadline_store.reconcile().fixed == [drifted.pk]
+    assert stored(drifted.pk) == stored(right.pk) != []
+
+
 def test_an_action_writes_the_store_in_a_bounded_number_of_queries():
     order = make_order()
     with CaptureQueriesContext(connection) as queries:
