@@ -36,7 +36,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import FilteredRelation, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -379,12 +379,12 @@ CANDIDATE_FIELDS = (
     "actor",
     "action",
     "reference",
-    "order__number",
-    "order__client__name",
-    "order__client__email",
-    "order__salesperson_id",
-    "order__principal_amount",
-    "order__secondary_amount",
+    "candidate__number",
+    "candidate__client__name",
+    "candidate__client__email",
+    "candidate__salesperson_id",
+    "candidate__principal_amount",
+    "candidate__secondary_amount",
 )
 
 
@@ -404,16 +404,28 @@ def _candidate_rows(candidates: QuerySet[StoredDeadline], ids: list[int], summar
     """Today's stored deadlines of the orders ``ids`` with what their reminders show of the order, client and
     salesperson, in one query under a savepoint; if the batch cannot be read, order by order (an order that still
     fails is set aside)."""
+    first, last = ids[0], ids[-1]  # every candidate order between the two is in ``ids`` (a keyset page)
     try:
         with transaction.atomic():
-            batch = candidates.filter(among_ids("order_id", ids)).order_by("order_id", "due_at", "pk")
+            # The range is also put on the orders' side of the join, so that PostgreSQL reads the batch's orders
+            # through their primary key instead of hashing every order of the book for each batch.
+            in_batch = Q(order__pk__gte=first, order__pk__lte=last)
+            batch = (
+                candidates.annotate(candidate=FilteredRelation("order", condition=in_batch))
+                .filter(order_id__gte=first, order_id__lte=last)
+                .order_by("order_id", "due_at", "pk")
+            )
             return list(batch.values_list(*CANDIDATE_FIELDS))
     except READ_ERRORS:
         rows: list[tuple] = []
         for order_pk in ids:
             try:
                 with transaction.atomic():
-                    one = candidates.filter(order_id=order_pk).order_by("due_at", "pk")
+                    one = (
+                        candidates.annotate(candidate=FilteredRelation("order"))
+                        .filter(order_id=order_pk)
+                        .order_by("due_at", "pk")
+                    )
                     rows += one.values_list(*CANDIDATE_FIELDS)
             except READ_ERRORS as error:
                 summary.set_aside_one(f"order:{order_pk}", order_pk, _order_label(order_pk), error)

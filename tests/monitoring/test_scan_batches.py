@@ -100,9 +100,11 @@ def test_the_scan_reads_only_the_orders_with_a_reminder_today(team):
     assert summary.orders == 1
     assert set(ReminderDispatch.objects.values_list("order", flat=True)) == {due.pk}
     # Today's candidates are read once, as plain values joined to their order: the due order's range only.
-    reads = [q["sql"] for q in queries if '"orders_order"."number"' in q["sql"] and "orders_storeddeadline" in q["sql"]]
+    reads = [q["sql"] for q in queries if '"number" AS "candidate__number"' in q["sql"]]
     assert len(reads) == 1
-    assert f'"order_id" >= {due.pk}' in reads[0] and f'"order_id" <= {due.pk}' in reads[0]
+    assert f'"orders_storeddeadline"."order_id" >= {due.pk}' in reads[0]
+    assert f'"orders_storeddeadline"."order_id" <= {due.pk}' in reads[0]
+    assert f'"id" >= {due.pk}' in reads[0] and f'"id" <= {due.pk}' in reads[0]  # on the orders' side too
     assert '"orders_storeddeadline"."due_at" <' in reads[0]
 
 
