@@ -19,6 +19,7 @@ order by order), each order's writes run under their own transaction, and an ord
 aside — logged, listed in the run's summary and reported to the admins — while the others are processed.
 """
 
+import functools
 import hashlib
 import logging
 import time
@@ -91,7 +92,12 @@ def reminder_offsets() -> list[int]:
 def reminder_offset(due_day: date, today: date, offsets: Iterable[int]) -> str | None:
     """Which reminder is due today: the nearest offset at or above the days left (so a missed day catches up),
     ``"overdue"`` once the deadline passed, None when it is further than the first offset."""
-    days_left = (due_day - today).days
+    return _offset_for((due_day - today).days, tuple(offsets))
+
+
+@functools.lru_cache(maxsize=4096)
+def _offset_for(days_left: int, offsets: tuple[int, ...]) -> str | None:
+    """``reminder_offset`` by the days left (the scan asks the same few questions tens of thousands of times)."""
     if days_left < 0:
         return OVERDUE
     reached = [offset for offset in offsets if offset >= days_left]
@@ -107,9 +113,13 @@ class DueReminder:
 
     def full_key(self, recipient: str) -> str:
         """What makes this reminder unique: deadline, order (or what it concerns), due day, offset, recipient."""
+        return f"{self._key_start}:{recipient}"
+
+    @functools.cached_property
+    def _key_start(self) -> str:
         due = rules.paris_date(self.deadline.due_at).isoformat()
         about = self.order.pk if self.order else self.subject
-        return f"{self.deadline.code}:{about}:{due}:{self.offset}:{recipient}"
+        return f"{self.deadline.code}:{about}:{due}:{self.offset}"
 
     def key(self, recipient: str) -> str:
         return unique_key(self.full_key(recipient))
@@ -439,8 +449,8 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
     order by order, and an order that still fails is set aside). Orders set aside earlier in the scan (their
     deadlines could not be computed) are skipped. The provider's and solutions' deadlines come last, computed (a few
     queries)."""
-    today, offsets = rules.paris_date(now), reminder_offsets()
-    candidates = StoredDeadline.objects.filter(due_at__lt=_candidates_before(today, offsets))
+    today, offsets = rules.paris_date(now), tuple(reminder_offsets())
+    candidates = StoredDeadline.objects.filter(due_at__lt=_candidates_before(today, list(offsets)))
     users: dict[int, Any] = {}  # salespeople, read once for the whole scan
     last = 0
     while True:
@@ -488,12 +498,12 @@ def due_reminders(now: datetime, summary: ScanSummary) -> list[DueReminder]:
     return [reminder for batch in due_reminder_batches(now, summary) for reminder in batch]
 
 
-def _offset_due(deadline: rules.Deadline, today: date, offsets: list[int]) -> str | None:
+def _offset_due(deadline: rules.Deadline, today: date, offsets: tuple[int, ...]) -> str | None:
     if deadline.status == rules.MET:
         return None
     if deadline.status == rules.OVERDUE:
         return OVERDUE
-    return reminder_offset(rules.paris_date(deadline.due_at), today, offsets)
+    return _offset_for((rules.paris_date(deadline.due_at) - today).days, offsets)
 
 
 def existing_keys(keys: list[str]) -> set[str]:
@@ -564,15 +574,18 @@ def queue_reminders(
             dispatch_values(reminder, address, key, email_id, created_at)
             for (address, reminder, key), email_id in zip(new_clients, email_ids, strict=True)
         ]
-        fresh_staff = [(reminder, user, key) for _recipient, reminder, user, key in keyed_staff if key not in already]
+        fresh_staff = [
+            (recipient, reminder, user, key) for recipient, reminder, user, key in keyed_staff if key not in already
+        ]
+        digest_of = {user.pk: digests.open(user).pk for _recipient, _reminder, user, _key in fresh_staff}
         rows += [
-            dispatch_values(reminder, f"user:{user.pk}", key, digests.open(user).pk, created_at)
-            for reminder, user, key in fresh_staff
+            dispatch_values(reminder, recipient, key, digest_of[user.pk], created_at)
+            for recipient, reminder, user, key in fresh_staff
         ]
         insert_rows(ReminderDispatch, DISPATCH_COLUMNS, rows)
         summary.emails += len(email_ids)
         summary.reminders += len(rows)
-    for reminder, user, _key in fresh_staff:
+    for _recipient, reminder, user, _key in fresh_staff:
         digests.record(user, reminder)
 
 

@@ -154,7 +154,7 @@ class Reconciliation:
         return {"orders": self.orders, "fixed": len(self.fixed), "fixed_orders": self.fixed[:20]}
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 # A fingerprint of what is stored, computed by PostgreSQL (``fingerprint`` computes the same in Python): the rows
 # sorted by order, code and due time, each written as its fields joined by "|" (due time in microseconds since 1970,
 # amount with two decimals), joined by new lines, hashed. One for a whole batch of orders, or one per order.
@@ -174,7 +174,7 @@ STORED_FINGERPRINTS = (
 
 def _lines(values: list[tuple[Any, ...]], prefix: str = "") -> list[str]:
     return [
-        f"{prefix}{code}|{(due_at - EPOCH) // timedelta(microseconds=1)}|{actor}|{action}|{reference}|{amount:.2f}|"
+        f"{prefix}{code}|{(due_at - EPOCH) // MICROSECOND}|{actor}|{action}|{reference}|{amount:.2f}|"
         + ("true" if is_next else "false")
         for code, due_at, actor, action, reference, amount, is_next in sorted(values, key=lambda row: row[:2])
     ]
