@@ -506,13 +506,20 @@ def _offset_due(deadline: rules.Deadline, today: date, offsets: tuple[int, ...])
     return _offset_for((rules.paris_date(deadline.due_at) - today).days, offsets)
 
 
+KEY_SEPARATOR = chr(31)  # the ASCII unit separator: in no e-mail address, code or date
+
+
 def existing_keys(keys: list[str]) -> set[str]:
     """Keys already dispatched: one query (PostgreSQL: the keys as one array parameter, not one per key), else one
     per batch of keys (bounded, not per order)."""
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(ReminderDispatch._meta.db_table)
+        if any(KEY_SEPARATOR in key for key in keys):  # never in practice: a name holding the separator
+            where, params = "key = ANY(%s)", [keys]
+        else:  # one text joined by a separator: a third of the cost of sending a list as an array
+            where, params = "key = ANY(string_to_array(%s, chr(31)))", [KEY_SEPARATOR.join(keys)]
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT key FROM {table} WHERE key = ANY(%s)", [keys])  # noqa: S608 (name from the model)
+            cursor.execute(f"SELECT key FROM {table} WHERE {where}", params)  # noqa: S608 (name from the model)
             return {row[0] for row in cursor.fetchall()}
     found: set[str] = set()
     for start in range(0, len(keys), BATCH):
