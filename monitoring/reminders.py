@@ -45,7 +45,7 @@ from django.utils.translation import ngettext
 
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
 from monitoring.selectors import provider_deadlines
-from orders import deadline_store, rules, services
+from orders import deadline_counts, deadline_store, rules, services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState, Programme, Solution, StoredDeadline
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
@@ -859,6 +859,7 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
                     )
             queue_reminders(due, now, summary, staff, digests)
         digests.finish(now, summary)
+        deadline_counts.compact()  # the day's changes to the calendar's counts folded, one row per day and code
         with transaction.atomic():
             notify_set_aside(summary, today, staff)
             run = JobRun.objects.select_for_update().get(job=SCAN_JOB, run_date=today)

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
 from monitoring.models import WorkerHeartbeat
-from orders import rules, services
+from orders import deadline_counts, rules, services
 from orders.models import Order, Programme, Solution, StoredDeadline
 from segur_portal.celery import app as celery_app
 
@@ -210,14 +210,16 @@ def _counted_days(
 ) -> None:
     """Fill ``overdue`` and ``by_day`` with their first ``rows_per_day`` rows and the database's counts (four
     queries, whatever the number of orders)."""
-    late, coming = stored.filter(due_at__lt=now), stored.filter(due_at__gte=now)
+    late = stored.filter(due_at__lt=now)
     horizon = now + timedelta(days=days)
-    day_of = TruncDate("due_at", tzinfo=rules.PARIS)
-    totals = {"count": Count("id"), "total": Sum("amount"), "label": Max("action"), "who": Max("actor")}
     overdue.total, overdue.total_amount, overdue.groups = 0, Decimal("0"), {}
-    for row in late.order_by().values("code").annotate(**totals):
+    if deadline_counts.available() and not filters["salesperson_id"] and not filters["state"]:
+        late_groups, coming_groups = _groups_from_day_counts(stored, now, horizon, filters["code"])
+    else:  # filtered by the orders' salesperson or state (or no counts table): counted here
+        late_groups, coming_groups = _groups(stored, now)
+    for row in late_groups:
         _add_group(overdue, row)
-    for row in coming.annotate(day=day_of).order_by().values("day", "code").annotate(**totals):
+    for row in coming_groups:
         day = by_day.setdefault(row["day"], CalendarDay(row["day"], total=0, total_amount=Decimal("0"), groups={}))
         _add_group(day, row)
     for values in late.order_by("due_at", "order_id").values(*ITEM_FIELDS)[:rows_per_day]:
@@ -225,6 +227,42 @@ def _counted_days(
     for values in _first_rows_per_day(now, horizon, sorted(by_day), rows_per_day, filters):
         item = _calendar_item(values, now)
         by_day[rules.paris_date(item["deadline"].due_at)].items.append(item)
+
+
+GROUP_TOTALS = {"count": Count("id"), "total": Sum("amount"), "label": Max("action"), "who": Max("actor")}
+
+
+def _groups(stored: QuerySet[StoredDeadline], now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The overdue deadlines of ``stored`` per code, and the coming ones per Paris day and code, counted here."""
+    late = stored.filter(due_at__lt=now).order_by().values("code").annotate(**GROUP_TOTALS)
+    day_of = TruncDate("due_at", tzinfo=rules.PARIS)
+    coming = stored.filter(due_at__gte=now).annotate(day=day_of).order_by().values("day", "code")
+    return list(late), list(coming.annotate(**GROUP_TOTALS))
+
+
+def _groups_from_day_counts(
+    stored: QuerySet[StoredDeadline], now: datetime, horizon: datetime, code: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What ``_groups`` gives, read from the counts per day (``orders.deadline_counts``: a few rows per day, whatever
+    the number of orders) for the whole days, and counted here only for the two days cut by a time: today (by now)
+    and the horizon's day."""
+    today, last_day = rules.paris_date(now), rules.paris_date(horizon)
+
+    def starts(day: date) -> datetime:
+        return datetime.combine(day, dt_time(0), tzinfo=rules.PARIS)
+
+    cut_days = Q(due_at__gte=starts(today), due_at__lt=starts(today + timedelta(days=1)))
+    cut_days |= Q(due_at__gte=starts(last_day))
+    late_cut, coming = _groups(stored.filter(cut_days), now)
+    late_by_code: dict[str, dict[str, Any]] = {}
+    for row in late_cut + deadline_counts.day_groups(None, today - timedelta(days=1), code):
+        group = late_by_code.setdefault(row["code"], {"code": row["code"], "count": 0, "total": Decimal("0")})
+        group["count"] += row["count"]
+        group["total"] += row["total"] or Decimal("0")
+        group["label"] = max(group.get("label", ""), row["label"] or "")
+        group["who"] = max(group.get("who", ""), row["who"] or "")
+    whole_days = deadline_counts.day_groups(today + timedelta(days=1), last_day - timedelta(days=1), code)
+    return list(late_by_code.values()), coming + whole_days
 
 
 def _first_rows_per_day(

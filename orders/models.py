@@ -539,6 +539,29 @@ class StoredDeadline(models.Model):
         return f"{self.code} {self.due_at:%d/%m/%Y}"
 
 
+class DeadlineDayCount(models.Model):
+    """How many stored deadlines fall on a Paris day, per code, with their amounts (issue 13): what the calendar and
+    the dashboard count without reading every stored deadline. Written only by PostgreSQL triggers on
+    ``StoredDeadline`` — each statement appends its change (a delta, negative for removed rows), and
+    ``orders.deadline_counts.compact`` folds them — so that no write ever waits on another's counter; read as sums
+    per (day, code)."""
+
+    day = models.DateField(_("jour"))
+    code = models.CharField(_("échéance"), max_length=32)
+    count = models.BigIntegerField(_("nombre"))
+    amount = models.DecimalField(_("montant en jeu"), max_digits=16, decimal_places=2)
+    action = models.CharField(_("action"), max_length=255, blank=True)
+    actor = models.CharField(_("qui agit"), max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("compte d'échéances par jour")
+        verbose_name_plural = _("comptes d'échéances par jour")
+        indexes = [models.Index(fields=["day", "code"], name="deadline_day_count_day")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.day:%d/%m/%Y} : {self.count}"
+
+
 class OrderEvent(WriteOnceRecord, models.Model):
     """Immutable log of every transition and every refused attempt worth keeping (SPEC §7)."""
 
