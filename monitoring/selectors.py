@@ -284,6 +284,16 @@ def _first_rows_per_day(
         )
         for day in days
     ]
+    if connection.vendor != "postgresql":  # the embedded SQLite: one query per day (no lateral join there)
+        rows = StoredDeadline.objects.all()
+        if filters["code"]:
+            rows = rows.filter(code=filters["code"])
+        if filters["salesperson_id"]:
+            rows = rows.filter(order__salesperson_id=filters["salesperson_id"])
+        if filters["state"]:
+            rows = rows.filter(order__state=filters["state"])
+        ordered = rows.order_by("due_at", "order_id").values(*ITEM_FIELDS)
+        return [values for lo, hi in bounds for values in ordered.filter(due_at__gte=lo, due_at__lt=hi)[:rows_per_day]]
     stored, orders = StoredDeadline._meta.db_table, Order._meta.db_table
     clients = Order._meta.get_field("client").related_model._meta.db_table
     where, params = ["stored.due_at >= day.starts", "stored.due_at < day.ends"], []

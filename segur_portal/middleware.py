@@ -4,6 +4,9 @@
   audit trails (client-space events), the login lock-out and the rate limits see the client, not the proxy.
 - ``ControlCharacterMiddleware``: a NUL byte or another control character in the path or the query string is refused
   with a 400 before any view or query sees it (PostgreSQL cannot even compare a string holding NUL).
+- ``OutOfRangeNumberMiddleware``: on the embedded SQLite, a number too large for a 64-bit integer in an id or a filter
+  (``?programme__exact=99999999999999999999``) raises ``OverflowError`` when the query is sent; it is a 400, as
+  PostgreSQL's backend already makes it (an out-of-range lookup matches nothing there).
 - ``ResponseHeadersMiddleware``: a Content-Security-Policy on every response, and ``Cache-Control: no-store`` on the
   staff and client pages and downloads (personal data never stays in a shared cache or the browser's disk cache).
 """
@@ -120,3 +123,21 @@ class ResponseHeadersMiddleware:
         if request.path.startswith(self.private_prefixes()):
             add_never_cache_headers(response)
         return response
+
+
+class OutOfRangeNumberMiddleware:
+    """An ``OverflowError`` from a view is a number sent by the client that the database cannot hold: a 400."""
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OverflowError):
+            return None
+        security_logger.warning("number out of range in %s: %s", request.path, exception)
+        from segur_portal.errors import bad_request
+
+        return bad_request(request, exception)

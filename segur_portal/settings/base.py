@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A number too large for the database in an id or a filter (embedded SQLite): a 400, not a 500.
+    "segur_portal.middleware.OutOfRangeNumberMiddleware",
     # AxesMiddleware must stay last: it turns a lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
