@@ -217,3 +217,22 @@ def test_a_year_1_date_the_deadlines_do_not_read_stops_only_that_client_email_in
     failed = client_emails.get(order=broken).email
     assert "DataError" in failed.last_error and failed.next_attempt_at is not None
     assert OutboxEmail.objects.get(kind="staff_digest").status == OutboxEmail.SENT
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_batch_of_candidates_that_cannot_be_read_is_read_order_by_order(team, monkeypatch):
+    """The candidates are read by batches; if a batch fails (a value Python cannot hold), each order is read alone and
+    only the one that still fails is set aside. Forced here by reading a year-1 date with the candidates."""
+    broken, healthy = two_drafts(team)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE orders_order SET issued_at = '0001-01-01 00:00:00+01' WHERE id = %s", [broken.pk])
+    monkeypatch.setattr(reminders, "CANDIDATE_FIELDS", (*reminders.CANDIDATE_FIELDS, "candidate__issued_at"))
+    summary = reminders.ScanSummary(run_date="2026-12-09")
+    candidates = reminders.StoredDeadline.objects.filter(due_at__lt=paris(2027, 1, 1))
+    ids = sorted([broken.pk, healthy.pk])
+
+    rows = reminders._candidate_rows(candidates, ids, summary)
+
+    assert {row[0] for row in rows} == {healthy.pk} and len(rows) >= 1
+    assert summary.failed_orders == 1 and f"la commande {broken.number}" in summary.failures[0]
