@@ -142,7 +142,9 @@ def test_the_run_costs_a_constant_number_of_queries_per_order():
         return len(captured)
 
     per_order = (queries(many) - queries(few)) / 4
-    assert per_order <= 6, per_order  # lock, save, event: the single action's cost (5 today), nothing more per order
+    # Lock, save, event, stored deadlines: the single action's cost (5 today), nothing more per order. SQLite writes
+    # the stored deadlines in two statements (delete, insert), PostgreSQL in one.
+    assert per_order <= (6 if connection.vendor == "postgresql" else 7), per_order
 
 
 # --- The admin: confirmation, run, result page ------------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_a_client_signs_the_order_form_with_the_emailed_code_and_gets_a_sealed_c
     assert sent and sent[0].attachments[0][1] == pdf
 
 
+@pytest.mark.postgres  # the row is edited behind the write-once trigger with PostgreSQL's own SQL
 def test_the_evidence_chain_verifies_and_breaks_when_one_row_is_edited(client, draft, capsys):
     order, document = draft
     open_space(client, order.client)
