@@ -51,7 +51,7 @@ from orders import deadline_counts, deadline_store, rules, services
 from orders.exceptions import BusinessRuleError
 from orders.models import Order, OrderState, Programme, Solution, StoredDeadline
 from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GROUP
-from orders.selectors import among_ids, deadline_rows
+from orders.selectors import OrderLine, among_ids, deadline_rows
 from portal.access import access_links_batch, access_url
 from portal.signing import REMINDER_DOCUMENT, invited_order_kinds, reminders_follow_sending
 from segur_portal.bulk_insert import insert_rows
@@ -108,7 +108,7 @@ def _offset_for(days_left: int, offsets: tuple[int, ...]) -> str | None:
 
 @dataclass
 class DueReminder:
-    order: "CandidateOrder | Order | None"
+    order: OrderLine | Order | None
     deadline: rules.Deadline
     offset: str
     subject: str = ""  # what a provider-level deadline concerns (the provider, a solution)
@@ -400,18 +400,6 @@ CANDIDATE_FIELDS = (
 )
 
 
-@dataclass(eq=False)
-class CandidateOrder:
-    """What a reminder shows of its order, read as plain values with its stored deadlines (no model instance)."""
-
-    pk: int
-    number: str
-    client: SimpleNamespace  # name, email
-    salesperson: Any  # the user, or None
-    principal_amount: Decimal
-    secondary_amount: Decimal
-
-
 def _candidate_rows(candidates: QuerySet[StoredDeadline], ids: list[int], summary: ScanSummary) -> list[tuple]:
     """Today's stored deadlines of the orders ``ids`` with what their reminders show of the order, client and
     salesperson, in one query under a savepoint; if the batch cannot be read, order by order (an order that still
@@ -469,14 +457,14 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
         rows = [row for row in _candidate_rows(candidates, ids, summary) if row[0] in wanted]
         missing = {row[9] for row in rows if row[9] is not None} - users.keys()
         users.update(get_user_model().objects.in_bulk(missing) if missing else {})
-        orders: dict[int, CandidateOrder] = {}
+        orders: dict[int, OrderLine] = {}
         due = []
         for order_id, code, due_at, actor, action, reference, number, name, email, seller, principal, secondary in rows:
             if order_id in set_aside:
                 continue
             if order_id not in orders:
                 client = SimpleNamespace(name=name, email=email)
-                orders[order_id] = CandidateOrder(order_id, number, client, users.get(seller), principal, secondary)
+                orders[order_id] = OrderLine(order_id, number, client, principal, secondary, users.get(seller))
             status = rules.OVERDUE if now > due_at else rules.UPCOMING  # open: overdue once its due time passed
             deadline = rules.Deadline(code, due_at, actor, action, reference, status)
             if (offset := _offset_due(deadline, today, offsets)) is not None:
@@ -786,15 +774,7 @@ class DigestBook:
         code = row["deadline_code"]
         action, reference = self.texts.get(code) or self._texts(code)
         deadline = rules.Deadline(code, row["due_at"], "admin", action, reference, rules.UPCOMING)
-        order: Any = None
-        if row["order_id"] is not None:
-            order = SimpleNamespace(
-                pk=row["order_id"],
-                number=row["order__number"],
-                client=SimpleNamespace(name=row["order__client__name"]),
-                principal_amount=row["order__principal_amount"],
-                secondary_amount=row["order__secondary_amount"],
-            )
+        order = OrderLine.from_values(row) if row["order_id"] is not None else None
         return DueReminder(order, deadline, row["offset"], subject="Fournisseur")
 
     def _texts(self, code: str) -> tuple[str, str]:

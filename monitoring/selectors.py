@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
@@ -15,6 +14,7 @@ from django.db.models.functions import TruncDate
 from monitoring.models import WorkerHeartbeat
 from orders import deadline_counts, rules, services
 from orders.models import Order, Programme, Solution, StoredDeadline
+from orders.selectors import OrderLine
 from segur_portal.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -127,13 +127,7 @@ ITEM_COLUMNS = ("code", "due_at", "actor", "action", "reference", "amount")
 def _calendar_item(values: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A calendar row from a stored deadline (``orders.deadline_store``): its order as a light row, its deadline as
     ``rules.Deadline`` (open: overdue once its due time passed)."""
-    order = SimpleNamespace(
-        pk=values["order_id"],
-        number=values["order__number"],
-        client=SimpleNamespace(name=values["order__client__name"]),
-        principal_amount=values["order__principal_amount"],
-        secondary_amount=values["order__secondary_amount"],
-    )
+    order = OrderLine.from_values(values)
     due_at = values["due_at"]
     status = rules.OVERDUE if now > due_at else rules.UPCOMING
     deadline = rules.Deadline(

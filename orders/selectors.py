@@ -24,6 +24,30 @@ def with_open_deadlines(queryset: QuerySet[Order]) -> QuerySet[Order]:
     return queryset.exclude(Q(state__in=SETTLED_STATES) & ~open_portability)
 
 
+@dataclass(eq=False)
+class OrderLine:
+    """What a reminder, a staff digest line or a calendar row shows of an order, read as plain values with the rows
+    that name it (no model instance per order)."""
+
+    pk: int
+    number: str
+    client: SimpleNamespace  # name (and email, where a reminder goes to the client)
+    principal_amount: Decimal
+    secondary_amount: Decimal
+    salesperson: Any = None  # the user, where the reminder goes to the salesperson
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> "OrderLine":
+        """From a row read with ``order_id`` and ``order__number``, ``order__client__name``, ``order__…_amount``."""
+        return cls(
+            values["order_id"],
+            values["order__number"],
+            SimpleNamespace(name=values["order__client__name"]),
+            values["order__principal_amount"],
+            values["order__secondary_amount"],
+        )
+
+
 def among_ids(field: str, ids: list[int]) -> Q:
     """A filter on ``field`` for a batch of sorted ids, cheap to send: a range when the ids are close together (the
     caller then skips the rows of the range that are not in the batch), else an ``IN`` list. A 2 000-item ``IN`` list
