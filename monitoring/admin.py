@@ -88,10 +88,12 @@ class OutboxEmailAdmin(ReadOnlyAdmin):
     actions = ["retry_now"]
     # The unicity key is internal (codes and ISO dates): searchable, not shown.
     replaced = {"body_text": "masked_body_text", "body_html": "masked_body_html", "kind": "kind_label"}
-    exclude = ("body_text", "body_html", "kind", "key")
+    # The content a digest is rendered from is shown rendered (``_bodies``).
+    exclude = ("body_text", "body_html", "kind", "key", "render_context")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [self.replaced.get(name, name) for name in super().get_readonly_fields(request, obj) if name != "key"]
+        fields = super().get_readonly_fields(request, obj)
+        return [self.replaced.get(name, name) for name in fields if name not in {"key", "render_context"}]
 
     @admin.display(description=_("type"), ordering="kind")
     def kind_label(self, email: OutboxEmail) -> str:
@@ -106,10 +108,10 @@ class OutboxEmailAdmin(ReadOnlyAdmin):
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', mask_links(self._bodies(email)[1]))
 
     def _bodies(self, email: OutboxEmail) -> tuple[str, str]:
-        """The bodies; a client reminder not rendered yet (the sender renders it) is shown as it will read."""
+        """The bodies; an e-mail not rendered yet (the sender renders it) is shown as it will read."""
         if reminders.outbox_unrendered(email):
             try:
-                return reminders.client_reminder_bodies(email, preview=True)
+                return reminders.outbox_bodies(email, preview=True)
             except Exception:  # its order is unreadable now: the sender will say why (last error)
                 pending = str(_("Texte rédigé à l'envoi."))
                 return pending, pending

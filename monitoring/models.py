@@ -209,6 +209,9 @@ class OutboxEmail(models.Model):
     claimed_at = models.DateTimeField(_("pris en charge le"), null=True, blank=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+    # What the sender renders the body from when the scan recorded it unrendered (a staff digest's groups, plain
+    # JSON values); empty for the e-mails written with their body.
+    render_context = models.JSONField(_("contenu à rédiger"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("e-mail (boîte d'envoi)")

@@ -574,7 +574,7 @@ def queue_reminders(
         fresh_staff = [
             (recipient, reminder, user, key) for recipient, reminder, user, key in keyed_staff if key not in already
         ]
-        digest_of = {user.pk: digests.open(user).pk for _recipient, _reminder, user, _key in fresh_staff}
+        digest_of = digests.open(user for _recipient, _reminder, user, _key in fresh_staff)
         rows += [
             dispatch_values(reminder, recipient, key, digest_of[user.pk], created_at)
             for recipient, reminder, user, key in fresh_staff
@@ -618,32 +618,24 @@ def dispatch_values(
     return (key, order_id, item.deadline.code, item.deadline.due_at, item.offset, recipient, email_id, created_at)
 
 
-def digest_groups(items: list[DueReminder]) -> list[dict[str, Any]]:
-    """Items grouped by deadline (overdue first, then by due date), with the amounts at stake."""
-    builder = DigestGroups()
-    for item in items:
-        builder.add(item)
-    return builder.groups()
-
-
-ORDER_PK_PLACEHOLDER = "987654321987"  # reversed once per digest, then replaced by each order's id
+STAFF_DIGEST = "staff_digest"  # recorded by the scan with its subject and content (JSON); rendered by the sender
+UNRENDERED_KINDS = (CLIENT_REMINDER, STAFF_DIGEST)
 
 
 class DigestGroups:
     """The groups of a staff digest, built one reminder at a time: every reminder counted in its group's amount,
-    at most ``DIGEST_ORDERS_PER_GROUP`` orders listed (the rest counted), so its size does not grow with the book."""
+    at most ``DIGEST_ORDERS_PER_GROUP`` orders listed (the rest counted), so its size does not grow with the book.
+    ``content`` gives them as plain JSON values, which the sender renders (``staff_digest_context``)."""
 
     def __init__(self) -> None:
         self._groups: dict[tuple[str, datetime], dict[str, Any]] = {}
         self.count = 0
-        # An order's admin page: ``reverse`` once, not once per order listed (it costs about 1 ms a call).
-        self._order_url = settings.SITE_URL + reverse("admin:orders_order_change", args=[int(ORDER_PK_PLACEHOLDER)])
 
     def add(self, item: DueReminder) -> None:
         self.count += 1
-        group = self._groups.setdefault(
-            (item.deadline.code, item.deadline.due_at),
-            {
+        group = self._groups.get((item.deadline.code, item.deadline.due_at))
+        if group is None:
+            group = self._groups[(item.deadline.code, item.deadline.due_at)] = {
                 "code": item.deadline.code,
                 "due_at": item.deadline.due_at,
                 "action": item.deadline.action,
@@ -652,30 +644,64 @@ class DigestGroups:
                 "amount": Decimal("0"),
                 "orders": [],
                 "more": 0,
-            },
-        )
-        group["amount"] += item.amount_at_stake
+            }
+        amount = item.amount_at_stake
+        group["amount"] += amount
         if len(group["orders"]) >= DIGEST_ORDERS_PER_GROUP:
             group["more"] += 1
-            return
-        group["orders"].append(
-            {
-                "number": item.order.number,
-                "client": item.order.client.name,
-                "amount": item.amount_at_stake,
-                "url": self._order_url.replace(ORDER_PK_PLACEHOLDER, str(item.order.pk), 1),
-            }
-            if item.order is not None
-            else {
-                "number": "Fournisseur",
-                "client": item.subject,
-                "amount": Decimal("0"),
-                "url": settings.SITE_URL + reverse("deadline_calendar"),
-            }
-        )
+        elif item.order is not None:  # number, client, amount at stake, order id (its admin page)
+            group["orders"].append([item.order.number, item.order.client.name, str(amount), item.order.pk])
+        else:  # a provider or solution deadline: what it concerns, on the calendar
+            group["orders"].append(["Fournisseur", item.subject, "0", None])
 
-    def groups(self) -> list[dict[str, Any]]:
-        return sorted(self._groups.values(), key=lambda group: (not group["overdue"], group["due_at"]))
+    def content(self) -> list[dict[str, Any]]:
+        """The groups, overdue first then by due date, as JSON values (ISO due times, amounts as text)."""
+        ordered = sorted(self._groups.values(), key=lambda group: (not group["overdue"], group["due_at"]))
+        return [{**group, "due_at": group["due_at"].isoformat(), "amount": str(group["amount"])} for group in ordered]
+
+
+ORDER_PK_PLACEHOLDER = "987654321987"  # reversed once per digest, then replaced by each order's id
+
+
+def staff_digest_context(content: dict[str, Any]) -> dict[str, Any]:
+    """The template context of a staff digest from the content the scan recorded (``DigestBook.finish``): due
+    times and amounts read back, each order with the link to its admin page."""
+    # An order's admin page: ``reverse`` once, not once per order listed (it costs about 1 ms a call).
+    order_url = settings.SITE_URL + reverse("admin:orders_order_change", args=[int(ORDER_PK_PLACEHOLDER)])
+    calendar_url = settings.SITE_URL + reverse("deadline_calendar")
+    groups = [
+        {
+            **group,
+            "due_at": datetime.fromisoformat(group["due_at"]),
+            "amount": Decimal(group["amount"]),
+            "orders": [
+                {
+                    "number": number,
+                    "client": client,
+                    "amount": Decimal(amount),
+                    "url": order_url.replace(ORDER_PK_PLACEHOLDER, str(order_pk), 1) if order_pk else calendar_url,
+                }
+                for number, client, amount, order_pk in group["orders"]
+            ],
+        }
+        for group in content["groups"]
+    ]
+    return {"user": SimpleNamespace(**content["user"]), "today": date.fromisoformat(content["today"]), "groups": groups}
+
+
+def staff_digest_bodies(email: OutboxEmail) -> tuple[str, str]:
+    """The text and HTML of a staff digest recorded unrendered, from its recorded content."""
+    if not email.render_context:
+        raise ValueError(f"staff digest {email.pk} without its content")
+    rendered = outbox_email(
+        key="",
+        kind=email.kind,
+        to=email.to,
+        subject=email.subject,
+        template="emails/staff_digest",
+        context=staff_digest_context(email.render_context),
+    )
+    return rendered.body_text, rendered.body_html
 
 
 DIGEST_ROW_FIELDS = (
@@ -694,9 +720,10 @@ DIGEST_ROW_FIELDS = (
 
 class DigestBook:
     """The staff digests of a day: one e-mail per person, first written unsendable (``UNSENDABLE``) so that the
-    reminders recorded batch by batch point at it, then rendered and released (``finish``). A digest this run opened
-    is built in memory as its reminders are recorded (bounded: ``DigestGroups``); one that a scan killed on the way
-    left unsendable is picked up by the next run and rebuilt from the reminders recorded for it."""
+    reminders recorded batch by batch point at it, then released with its subject and content (``finish``); the
+    sender renders it. A digest this run opened is built in memory as its reminders are recorded (bounded:
+    ``DigestGroups``); one that a scan killed on the way left unsendable is picked up by the next run and rebuilt
+    from the reminders recorded for it."""
 
     def __init__(self, today: date) -> None:
         self.today = today
@@ -705,20 +732,41 @@ class DigestBook:
         self.texts: dict[str, tuple[str, str]] = {}  # deadline code -> (action, reference)
         self.providers: dict[str, DueReminder] = {}  # dispatch key -> the provider reminder it records
 
-    def open(self, user: Any) -> OutboxEmail:
-        if user.pk not in self.emails:
-            for attempt in range(1, 100):  # a digest already released today: this one comes after it
-                key = f"digest:{user.pk}:{self.today.isoformat()}" + (f":{attempt}" if attempt > 1 else "")
-                email, created = OutboxEmail.objects.get_or_create(
-                    key=unique_key(key),
-                    defaults={"kind": "staff_digest", "to": user.email, "next_attempt_at": UNSENDABLE},
+    def _key(self, user_pk: int, attempt: int) -> str:
+        """The digest's key before ``unique_key`` (short: stored whole before its ``#``)."""
+        return f"digest:{user_pk}:{self.today.isoformat()}" + (f":{attempt}" if attempt > 1 else "")
+
+    def open(self, users: Iterable[Any]) -> dict[int, int]:
+        """Each user's digest of the day (user id -> e-mail id), opened for those who have none yet in this run, in
+        two queries whatever their number: a digest of theirs still unsendable (left by a killed run) is taken up;
+        else a new one is written, after any already released today (key ``…:2``, and so on)."""
+        users = list(users)
+        wanted = {user.pk: user for user in users if user.pk not in self.emails}
+        if wanted:
+            today = Q()
+            for pk in wanted:  # the first digest's key, then the next ones' (``unique_key`` keeps short keys whole)
+                today |= Q(key__startswith=f"{self._key(pk, 1)}#") | Q(key__startswith=f"{self._key(pk, 1)}:")
+            taken: dict[int, int] = {}  # user -> the last attempt used today
+            for email in OutboxEmail.objects.filter(today, kind=STAFF_DIGEST).order_by("pk"):
+                _digest, pk_text, _day, *attempt = email.key.split("#", 1)[0].split(":")
+                pk = int(pk_text)
+                taken[pk] = max(taken.get(pk, 0), int(attempt[0]) if attempt else 1)
+                if email.next_attempt_at == UNSENDABLE:  # rebuilt from the database by ``finish``
+                    self.emails[pk] = email
+            opening = [pk for pk in wanted if pk not in self.emails]
+            new = [
+                OutboxEmail(
+                    key=unique_key(self._key(pk, taken.get(pk, 0) + 1)),
+                    kind=STAFF_DIGEST,
+                    to=wanted[pk].email,
+                    next_attempt_at=UNSENDABLE,
                 )
-                if email.next_attempt_at == UNSENDABLE:
-                    break
-            self.emails[user.pk] = email
-            if created:  # else left by a killed run: rebuilt from the database by ``finish``
-                self.built[email.pk] = (user, DigestGroups())
-        return self.emails[user.pk]
+                for pk in opening
+            ]
+            for pk, email in zip(opening, OutboxEmail.objects.bulk_create(new), strict=True):
+                self.emails[pk] = email
+                self.built[email.pk] = (wanted[pk], DigestGroups())
+        return {user.pk: self.emails[user.pk].pk for user in users}
 
     def record(self, user: Any, reminder: DueReminder) -> None:
         """A reminder just recorded for ``user`` (after its transaction wrote it)."""
@@ -740,30 +788,35 @@ class DigestBook:
         return user, builder
 
     def finish(self, now: datetime, summary: ScanSummary) -> None:
-        """Render every unsendable digest (outside any lock) and release it."""
-        pending = OutboxEmail.objects.filter(kind="staff_digest", next_attempt_at=UNSENDABLE).order_by("pk")
-        users = {user.pk: user for user in get_user_model().objects.filter(is_staff=True)}
+        """Release every unsendable digest with its subject and content, in one statement (the sender renders its
+        text and HTML); a digest with no reminder (its batch rolled back) is removed."""
+        pending = list(OutboxEmail.objects.filter(kind=STAFF_DIGEST, next_attempt_at=UNSENDABLE).order_by("pk"))
+        users: dict[int, Any] | None = None
+        released = []
         for email in pending:
-            user, builder = self.built.get(email.pk) or self._rebuilt(email, users)
+            built = self.built.get(email.pk)
+            if built is None:  # left by a killed run
+                users = users or {user.pk: user for user in get_user_model().objects.filter(is_staff=True)}
+                built = self._rebuilt(email, users)
+            user, builder = built
             if user is None or builder.count == 0:
                 OutboxEmail.objects.filter(pk=email.pk, reminders__isnull=True).delete()
                 continue
-            today = self.today
-            released = outbox_email(
-                key="",
-                kind="staff_digest",
-                to=user.email,
-                subject=f"Échéances Ségur du {today:%d/%m/%Y} : "
-                + ngettext("%(count)s action", "%(count)s actions", builder.count) % {"count": builder.count},
-                template="emails/staff_digest",
-                context={"user": user, "groups": builder.groups(), "today": today, "site_url": settings.SITE_URL},
-            )
-            summary.emails += OutboxEmail.objects.filter(pk=email.pk, next_attempt_at=UNSENDABLE).update(
-                subject=released.subject,
-                body_text=released.body_text,
-                body_html=released.body_html,
-                next_attempt_at=None,
-            )
+            email.subject = f"Échéances Ségur du {self.today:%d/%m/%Y} : " + ngettext(
+                "%(count)s action", "%(count)s actions", builder.count
+            ) % {"count": builder.count}
+            email.render_context = {
+                "user": {"first_name": user.first_name, "username": user.get_username()},
+                "today": self.today.isoformat(),
+                "groups": builder.content(),
+            }
+            email.body_text = email.body_html = ""
+            email.next_attempt_at = None
+            released.append(email)
+        OutboxEmail.objects.bulk_update(
+            released, ["subject", "render_context", "body_text", "body_html", "next_attempt_at"]
+        )
+        summary.emails += len(released)
 
     def _reminder(self, row: dict[str, Any]) -> DueReminder:
         """The reminder a dispatch row records, with the texts of its deadline and its order as a light row."""
@@ -905,8 +958,16 @@ def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, c
 
 
 def outbox_unrendered(email: OutboxEmail) -> bool:
-    """A client reminder the scan recorded with its subject only: its body is rendered by the sender."""
-    return email.kind == CLIENT_REMINDER and not email.body_text
+    """An e-mail the scan recorded without its body (a client reminder, a released staff digest): the sender renders
+    it (``outbox_bodies``)."""
+    return email.kind in UNRENDERED_KINDS and not email.body_text and email.next_attempt_at != UNSENDABLE
+
+
+def outbox_bodies(email: OutboxEmail, *, preview: bool = False) -> tuple[str, str]:
+    """The text and HTML of an e-mail recorded unrendered (``preview``: see ``client_reminder_bodies``)."""
+    if email.kind == STAFF_DIGEST:
+        return staff_digest_bodies(email)
+    return client_reminder_bodies(email, preview=preview)
 
 
 def client_reminder_bodies(email: OutboxEmail, *, preview: bool = False) -> tuple[str, str]:
@@ -946,18 +1007,20 @@ def outbox_render(email: OutboxEmail) -> None:
     """Render (and store) the body of an e-mail the scan recorded unrendered; the others are left as they are."""
     if not outbox_unrendered(email):
         return
-    email.body_text, email.body_html = client_reminder_bodies(email)
+    email.body_text, email.body_html = outbox_bodies(email)
     OutboxEmail.objects.filter(pk=email.pk, body_text="").update(body_text=email.body_text, body_html=email.body_html)
 
 
 def outbox_render_pending(*, batch: int = 500) -> int:
-    """Render every unsent client reminder still unrendered (the sender does it one by one before sending; the
-    bodies can also be prepared ahead, by batches, outside the scan's transactions). Returns how many."""
+    """Render every unsent e-mail still unrendered (client reminders, staff digests: the sender does it one by one
+    before sending; the bodies can also be prepared ahead, by batches, outside the scan's transactions). Returns how
+    many."""
     done = 0
     while True:
         emails = list(
-            OutboxEmail.objects.filter(kind=CLIENT_REMINDER, body_text="")
+            OutboxEmail.objects.filter(kind__in=UNRENDERED_KINDS, body_text="")
             .exclude(status=OutboxEmail.SENT)
+            .exclude(next_attempt_at=UNSENDABLE)
             .order_by("pk")[:batch]
         )
         if not emails:

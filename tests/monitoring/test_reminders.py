@@ -106,6 +106,7 @@ def test_the_staff_digest_groups_orders_with_amounts_and_links_and_the_client_ge
 
     digest = OutboxEmail.objects.get(kind="staff_digest", to="vente@logimed.example")
     assert "2 actions" in digest.subject
+    reminders.outbox_render(digest)  # as the sender does before sending
     assert "Faire signer le bon de commande par le client" in digest.body_text
     assert "1\u00a0153,00 €" in digest.body_text  # 2 × (451.50 + 125.00) at stake
     assert reverse("admin:orders_order_change", args=[first.pk]) in digest.body_html
@@ -310,6 +311,7 @@ def test_solution_deadlines_reach_the_admin_and_deployment_digests(team):
     scan_at(paris(2027, 9, 29, 7))  # Date 6 (13/10/2027) in 14 days: the pilot is still not validated
 
     digest = OutboxEmail.objects.get(kind="staff_digest", to=deployment.email)
+    reminders.outbox_render(digest)  # as the sender does before sending
     assert "Faire valider par l'ANS le périmètre pilote" in digest.body_text
     assert ReminderDispatch.objects.filter(deadline_code="PILOT_VALIDATION", offset="14", order=None).exists()
 
@@ -323,7 +325,8 @@ def test_clients_are_reminded_to_sign_the_pilot_pv_then_the_va(team):
 
     scan_at(paris(2027, 6, 29, 7))  # Date 5 (13/07/2027) in 14 days
 
-    assert reminders.outbox_render_pending() == 2  # the bodies prepared ahead of sending, by batches
+    # The bodies prepared ahead of sending, by batches: the two client reminders and two staff digests.
+    assert reminders.outbox_render_pending() == 4
     va_email = OutboxEmail.objects.get(kind="client_reminder", subject__contains="vérification d'aptitude à signer")
     pv_email = OutboxEmail.objects.get(
         kind="client_reminder", subject__contains="procès-verbal d'installation pilote à signer"

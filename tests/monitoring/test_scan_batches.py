@@ -71,6 +71,7 @@ def test_a_scan_killed_between_batches_is_finished_by_the_next_run_each_reminder
     assert set(ReminderDispatch.objects.values_list("order", flat=True)) == {order.pk for order in orders}
     digest = OutboxEmail.objects.get(kind="staff_digest")  # still one digest, with all five orders
     assert digest.next_attempt_at is None and "5 actions" in digest.subject
+    reminders.outbox_render(digest)  # as the sender does before sending
     assert all(order.number in digest.body_text for order in orders)
     assert OutboxEmail.objects.filter(kind="client_reminder").count() == 5
     assert scan_at(paris(2026, 12, 9, 9)).skipped  # and a third run does nothing
@@ -116,5 +117,68 @@ def test_a_digest_lists_a_bounded_number_of_orders_per_deadline_and_counts_the_r
 
     digest = OutboxEmail.objects.get(kind="staff_digest")
     assert "4 actions" in digest.subject
+    reminders.outbox_render(digest)  # as the sender does before sending
     assert "… et 1 autre (calendrier des échéances)" in digest.body_text
     assert "2\u00a0306,00 €" in digest.body_text  # the amount at stake counts all four: 4 × (451.50 + 125.00)
+
+
+def test_the_digests_are_recorded_with_their_content_and_the_sender_renders_them(team, client):
+    """SPEC §10: the scan records each staff digest with its subject and content only (no template rendered under
+    the scan); the outbox page shows it as it will read, and the sender renders and sends it once."""
+    from django.core import mail
+    from django.urls import reverse
+
+    orders = drafts(team, 2)
+    scan_at(paris(2026, 12, 9, 7))  # J-7 of the Date 4
+
+    digest = OutboxEmail.objects.get(kind="staff_digest", to=team["sales"].email)
+    assert (digest.body_text, digest.body_html, digest.next_attempt_at) == ("", "", None)
+    assert digest.subject == "Échéances Ségur du 09/12/2026 : 2 actions"
+    [group] = digest.render_context["groups"]
+    assert (group["code"], group["amount"], group["overdue"]) == ("DATE_4_SIGNATURE", "1153.00", False)
+    assert [line[0] for line in group["orders"]] == [order.number for order in orders]
+    client.force_login(team["admin"])
+    page = client.get(reverse("admin:monitoring_outboxemail_change", args=[digest.pk])).content.decode()
+    assert "Faire signer le bon de commande par le client" in page and orders[1].number in page
+    assert "1\u00a0153,00 €" in page and "render_context" not in page
+
+    with time_machine.travel(paris(2026, 12, 9, 7, 5), tick=False):
+        reminders.outbox_send_due()
+
+    [sent] = [message for message in mail.outbox if message.to == [team["sales"].email]]
+    assert "16/12/2026 12:00 — Faire signer le bon de commande par le client (AF §4.3)" in sent.body
+    assert all(order.number in sent.body for order in orders) and "1\u00a0153,00 €" in sent.body
+    html = sent.alternatives[0][0]
+    assert reverse("admin:orders_order_change", args=[orders[0].pk]) in html
+    assert OutboxEmail.objects.get(pk=digest.pk).body_text == sent.body  # stored as sent
+    assert reminders.outbox_render_pending() == 0
+
+
+def test_digests_are_opened_for_every_person_in_two_queries(team):
+    """A person's digest of the day: one left unsendable by a killed run is taken up, one already released today is
+    followed by a second one (``…:2``), and a new one is written otherwise, for everyone at once."""
+    others = [make_user(f"vente{index}", SALES_GROUP, email=f"vente{index}@logimed.example") for index in range(3)]
+    released, waiting, fresh = others
+    book = reminders.DigestBook(paris(2026, 12, 9).date())
+    OutboxEmail.objects.create(
+        key=reminders.unique_key(f"digest:{released.pk}:2026-12-09"), kind="staff_digest", to=released.email
+    )
+    left = OutboxEmail.objects.create(
+        key=reminders.unique_key(f"digest:{waiting.pk}:2026-12-09"),
+        kind="staff_digest",
+        to=waiting.email,
+        next_attempt_at=reminders.UNSENDABLE,
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        opened = book.open(others)
+
+    assert len(queries) == 2
+    assert opened[waiting.pk] == left.pk and left.pk not in book.built  # rebuilt from the database at the end
+    second = OutboxEmail.objects.get(pk=opened[released.pk])
+    assert second.key == reminders.unique_key(f"digest:{released.pk}:2026-12-09:2")
+    assert second.next_attempt_at == reminders.UNSENDABLE and second.to == released.email
+    assert OutboxEmail.objects.get(pk=opened[fresh.pk]).key == reminders.unique_key(f"digest:{fresh.pk}:2026-12-09")
+    with CaptureQueriesContext(connection) as again:
+        assert book.open([*others, *others]) == opened
+    assert len(again) == 0
