@@ -39,7 +39,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, connection, transaction
-from django.db.models import FilteredRelation, Q, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -54,7 +54,7 @@ from orders.roles import ADMIN_GROUP, DEPLOYMENT_GROUP, FINANCE_GROUP, SALES_GRO
 from orders.selectors import OrderLine, among_ids, deadline_rows
 from portal.access import access_links_batch, access_url
 from portal.signing import REMINDER_DOCUMENT, invited_order_kinds, reminders_follow_sending
-from segur_portal.bulk_insert import insert_rows
+from segur_portal.bulk_insert import insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -223,9 +223,20 @@ def order_isolated(order: Order, summary: ScanSummary) -> Iterator[None]:
 
 
 def staff_by_role() -> dict[str, list[Any]]:
-    """Active staff e-mail holders of each role (4 queries, whatever the number of orders)."""
-    users = get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="")
-    return {role: list(users.filter(groups__name=group).order_by("pk")) for role, group in GROUP_OF_ROLE.items()}
+    """Active staff e-mail holders of each role, by id (one query: a person in two roles is one object in both)."""
+    role_of = {group: role for role, group in GROUP_OF_ROLE.items()}
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True, groups__name__in=list(role_of))
+        .exclude(email="")
+        .annotate(role_group=F("groups__name"))
+        .order_by("pk")
+    )
+    staff: dict[str, list[Any]] = {role: [] for role in GROUP_OF_ROLE}
+    seen: dict[int, Any] = {}
+    for user in users:
+        staff[role_of[user.role_group]].append(seen.setdefault(user.pk, user))
+    return staff
 
 
 def staff_recipients(
@@ -471,6 +482,8 @@ def due_reminder_batches(now: datetime, summary: ScanSummary) -> Iterator[list[D
                 due.append(DueReminder(orders[order_id], deadline, offset))
         summary.orders += len(orders)
         yield due
+        if len(ids) < BATCH:  # a short page is the last one
+            break
     try:
         with transaction.atomic():
             provider_items = provider_deadlines(now)
@@ -773,11 +786,11 @@ class DigestBook:
         if (built := self.built.get(self.emails[user.pk].pk)) is not None:
             built[1].add(reminder)
 
-    def _rebuilt(self, email: OutboxEmail, users: dict[int, Any]) -> tuple[Any, DigestGroups]:
+    def _rebuilt(self, email_id: int, users: dict[int, Any]) -> tuple[Any, DigestGroups]:
         """A digest's user and groups from the reminders recorded for it (plain rows, streamed)."""
         builder, user = DigestGroups(), None
         rows = (
-            ReminderDispatch.objects.filter(email=email)
+            ReminderDispatch.objects.filter(email_id=email_id)
             .order_by("due_at", "deadline_code", "order_id", "pk")
             .values_list(*DIGEST_ROW_FIELDS)
         )
@@ -790,33 +803,30 @@ class DigestBook:
     def finish(self, now: datetime, summary: ScanSummary) -> None:
         """Release every unsendable digest with its subject and content, in one statement (the sender renders its
         text and HTML); a digest with no reminder (its batch rolled back) is removed."""
-        pending = list(OutboxEmail.objects.filter(kind=STAFF_DIGEST, next_attempt_at=UNSENDABLE).order_by("pk"))
+        pending = OutboxEmail.objects.filter(kind=STAFF_DIGEST, next_attempt_at=UNSENDABLE).order_by("pk")
         users: dict[int, Any] | None = None
         released = []
-        for email in pending:
-            built = self.built.get(email.pk)
+        for email_id in pending.values_list("pk", flat=True):
+            built = self.built.get(email_id)
             if built is None:  # left by a killed run
                 users = users or {user.pk: user for user in get_user_model().objects.filter(is_staff=True)}
-                built = self._rebuilt(email, users)
+                built = self._rebuilt(email_id, users)
             user, builder = built
             if user is None or builder.count == 0:
-                OutboxEmail.objects.filter(pk=email.pk, reminders__isnull=True).delete()
+                OutboxEmail.objects.filter(pk=email_id, reminders__isnull=True).delete()
                 continue
-            email.subject = f"Échéances Ségur du {self.today:%d/%m/%Y} : " + ngettext(
+            subject = f"Échéances Ségur du {self.today:%d/%m/%Y} : " + ngettext(
                 "%(count)s action", "%(count)s actions", builder.count
             ) % {"count": builder.count}
-            email.render_context = {
+            content = {
                 "user": {"first_name": user.first_name, "username": user.get_username()},
                 "today": self.today.isoformat(),
                 "groups": builder.content(),
             }
-            email.body_text = email.body_html = ""
-            email.next_attempt_at = None
-            released.append(email)
-        OutboxEmail.objects.bulk_update(
-            released, ["subject", "render_context", "body_text", "body_html", "next_attempt_at"]
+            released.append((email_id, subject, content, "", "", None))
+        summary.emails += update_rows(
+            OutboxEmail, ("subject", "render_context", "body_text", "body_html", "next_attempt_at"), released
         )
-        summary.emails += len(released)
 
     def _reminder(self, row: dict[str, Any]) -> DueReminder:
         """The reminder a dispatch row records, with the texts of its deadline and its order as a light row."""
@@ -868,9 +878,9 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
     today = rules.paris_date(now)
     summary = ScanSummary(run_date=today.isoformat())
     with scan_lock():
-        with transaction.atomic():
-            JobRun.objects.get_or_create(job=SCAN_JOB, run_date=today)
-            run = JobRun.objects.select_for_update().get(job=SCAN_JOB, run_date=today)
+        with transaction.atomic():  # the day's run row, written once (unique per job and day), then locked
+            JobRun.objects.bulk_create([JobRun(job=SCAN_JOB, run_date=today)], ignore_conflicts=True)
+            run = JobRun.objects.select_for_update().only("pk", "status").get(job=SCAN_JOB, run_date=today)
             if run.status == JobRun.DONE:
                 summary.skipped = True
                 return summary
@@ -897,9 +907,9 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
         deadline_counts.compact()  # the day's changes to the calendar's counts folded, one row per day and code
         with transaction.atomic():
             notify_set_aside(summary, today, staff)
-            run = JobRun.objects.select_for_update().get(job=SCAN_JOB, run_date=today)
-            run.status, run.finished_at, run.summary = JobRun.DONE, timezone.now(), summary.as_dict()
-            run.save(update_fields=["status", "finished_at", "summary"])
+            JobRun.objects.filter(pk=run.pk).update(
+                status=JobRun.DONE, finished_at=timezone.now(), summary=summary.as_dict()
+            )
             transaction.on_commit(outbox_send_soon)
     logger.info("deadlines scan %s: %s", today, summary.as_dict())
     return summary

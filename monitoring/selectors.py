@@ -344,11 +344,12 @@ def provider_deadlines(now: datetime) -> list[tuple[str, rules.Deadline]]:
             if last_va_at is not None and (key not in last_vas or last_va_at > last_vas[key]):
                 last_vas[key] = last_va_at
     result: list[tuple[str, rules.Deadline]] = []
-    for solution in Solution.objects.select_related("programme", "provider").order_by("pk"):
+    solutions = list(Solution.objects.select_related("programme", "provider").order_by("pk"))
+    for solution in solutions:
         for deadline in rules.solution_deadlines(programme=solution.programme, solution=solution, now=now):
             result.append((f"{solution.provider.name} — {solution}", deadline))
     seen: set[tuple[int, int]] = set()
-    for solution in Solution.objects.select_related("programme", "provider").order_by("pk"):
+    for solution in solutions:
         key = (solution.programme_id, solution.provider_id)
         if key in seen:
             continue

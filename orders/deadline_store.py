@@ -125,13 +125,15 @@ def store_new_orders(order_ids: Iterable[int]) -> int:
 
 
 def _order_id_batches(queryset: QuerySet[Order]) -> Iterator[list[int]]:
-    """The ids of ``queryset`` by batches of ``BATCH``, read by keyset pages (memory bounded by a batch)."""
+    """The ids of ``queryset`` by batches of ``BATCH``, read by keyset pages (memory bounded by a batch); a short
+    page is the last one."""
     last = 0
     while True:
         batch = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:BATCH])
-        if not batch:
+        if batch:
+            yield batch
+        if len(batch) < BATCH:
             return
-        yield batch
         last = batch[-1]
 
 

@@ -1,10 +1,11 @@
-"""Inserting many rows at the cost of the database, not of the ORM (issue 13).
+"""Inserting (and updating) many rows at the cost of the database, not of the ORM (issue 13).
 
 ``bulk_create`` prepares every field of every instance in Python and sends one parameter per value (about 60 µs a
 row for the scan's outbox rows). On PostgreSQL, ``insert_rows`` streams plain tuples through ``COPY``, their ids
 taken beforehand from the table's sequence in one query when the caller needs them (the rows that point at them are
 then written in the same pass). Elsewhere (the embedded SQLite of a first run) it falls back to ``bulk_create``, with
-the same result.
+the same result. ``update_rows`` sets different values on many rows in one statement (``bulk_update`` builds a
+``CASE`` per field and row in Python).
 """
 
 from collections.abc import Iterable, Sequence
@@ -85,3 +86,33 @@ def insert_instances(model: type[Model], objects: list[Model]) -> None:
     insert_rows(model, [field.attname for field in fields], rows)
     for instance in objects:
         instance._state.adding, instance._state.db = False, connection.alias
+
+
+def update_rows(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Set ``columns`` (attribute names) of each row whose id is the first value of a tuple of ``rows`` to the other
+    values: one ``UPDATE … FROM (VALUES …)`` on PostgreSQL (each value prepared by its field and cast to its column's
+    type), else one update per row. Returns the number of rows updated."""
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        return sum(
+            model._default_manager.filter(pk=row[0]).update(**dict(zip(columns, row[1:], strict=True))) for row in rows
+        )
+    fields = [model._meta.pk, *(model._meta.get_field(column) for column in columns)]
+    casts = [f"%s::{field.db_type(connection)}" for field in fields]
+    quote, table = connection.ops.quote_name, connection.ops.quote_name(model._meta.db_table)
+    names = ["id", *(f"v{position}" for position in range(len(columns)))]
+    assignments = ", ".join(
+        f"{quote(field.column)} = v.{name}" for field, name in zip(fields[1:], names[1:], strict=True)
+    )
+    values = ", ".join(f"({', '.join(casts)})" for _row in rows)
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v ({', '.join(names)}) "  # noqa: S608 (names from the model, values as parameters)
+        f"WHERE {table}.{quote(model._meta.pk.column)} = v.id"
+    )
+    params = [
+        field.get_db_prep_save(value, connection) for row in rows for field, value in zip(fields, row, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -9,7 +9,7 @@ from django.utils import timezone
 from monitoring.models import OutboxEmail
 from orders import services
 from orders.models import Order, OrderEvent
-from segur_portal.bulk_insert import insert_instances, insert_rows, reserve_ids
+from segur_portal.bulk_insert import insert_instances, insert_rows, reserve_ids, update_rows
 from tests.factories import make_doctor, make_solution
 
 COMPARED = ("action", "from_state", "to_state", "accepted", "message", "payload", "actor_label", "order_id")
@@ -75,3 +75,31 @@ def test_rows_come_back_with_their_ids_in_order():
     ids = insert_rows(OutboxEmail, (*columns, "created_at"), [(*row, now) for row in rows], with_ids=True)
 
     assert [OutboxEmail.objects.get(pk=pk).key for pk in ids] == ["k0", "k1", "k2"]
+
+
+@pytest.mark.django_db
+def test_rows_are_updated_each_with_its_own_values_in_one_statement_json_and_null_included():
+    from django.test.utils import CaptureQueriesContext
+
+    later = timezone.now()
+    emails = [
+        OutboxEmail.objects.create(key=f"k{n}", kind="test", to=f"n{n}@example.org", subject="s", next_attempt_at=later)
+        for n in range(3)
+    ]
+    untouched = emails.pop()
+    content = {"groups": [{"amount": "451.50", "action": "Faire signer l'été « ici »"}], "n": None}
+
+    with CaptureQueriesContext(connection) as queries:
+        updated = update_rows(
+            OutboxEmail,
+            ("subject", "render_context", "next_attempt_at"),
+            [(emails[0].pk, "Objet 0", content, None), (emails[1].pk, "Objet 1", None, later)],
+        )
+
+    assert updated == 2
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    first, second, third = (OutboxEmail.objects.get(pk=email.pk) for email in (*emails, untouched))
+    assert (first.subject, first.render_context, first.next_attempt_at) == ("Objet 0", content, None)
+    assert (second.subject, second.render_context, second.next_attempt_at) == ("Objet 1", None, later)
+    assert (third.subject, third.render_context, third.next_attempt_at) == ("s", None, later)
+    assert update_rows(OutboxEmail, ("subject",), []) == 0
