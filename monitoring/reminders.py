@@ -751,20 +751,26 @@ class DigestBook:
 
     def open(self, users: Iterable[Any]) -> dict[int, int]:
         """Each user's digest of the day (user id -> e-mail id), opened for those who have none yet in this run, in
-        two queries whatever their number: a digest of theirs still unsendable (left by a killed run) is taken up;
-        else a new one is written, after any already released today (key ``…:2``, and so on)."""
+        two queries whatever their number (three when a run is resumed): a digest of theirs still unsendable (left by
+        a killed run) is taken up; else a new one is written, after any already released today (key ``…:2``, and so
+        on)."""
         users = list(users)
         wanted = {user.pk: user for user in users if user.pk not in self.emails}
         if wanted:
-            today = Q()
-            for pk in wanted:  # the first digest's key, then the next ones' (``unique_key`` keeps short keys whole)
-                today |= Q(key__startswith=f"{self._key(pk, 1)}#") | Q(key__startswith=f"{self._key(pk, 1)}:")
             taken: dict[int, int] = {}  # user -> the last attempt used today
-            for email in OutboxEmail.objects.filter(today, kind=STAFF_DIGEST).order_by("pk"):
-                _digest, pk_text, _day, *attempt = email.key.split("#", 1)[0].split(":")
-                pk = int(pk_text)
-                taken[pk] = max(taken.get(pk, 0), int(attempt[0]) if attempt else 1)
+            first_keys = [unique_key(self._key(pk, 1)) for pk in wanted]
+            later = Q()  # the next digests of those whose first one of the day was released (a resumed run: rare)
+            for email in OutboxEmail.objects.filter(key__in=first_keys).only("pk", "key", "next_attempt_at"):
+                pk = int(email.key.split(":", 2)[1])
+                taken[pk] = 1
                 if email.next_attempt_at == UNSENDABLE:  # rebuilt from the database by ``finish``
+                    self.emails[pk] = email
+                else:  # ``unique_key`` keeps these short keys whole before its "#"
+                    later |= Q(key__startswith=f"{self._key(pk, 1)}:")
+            for email in OutboxEmail.objects.filter(later).only("pk", "key", "next_attempt_at") if later else []:
+                pk, attempt = (int(part) for part in email.key.split("#", 1)[0].split(":")[1::2])
+                taken[pk] = max(taken[pk], attempt)
+                if email.next_attempt_at == UNSENDABLE:
                     self.emails[pk] = email
             opening = [pk for pk in wanted if pk not in self.emails]
             new = [

@@ -154,15 +154,15 @@ def test_the_digests_are_recorded_with_their_content_and_the_sender_renders_them
     assert reminders.outbox_render_pending() == 0
 
 
-def test_digests_are_opened_for_every_person_in_two_queries(team):
+def test_digests_are_opened_for_every_person_at_once(team):
     """A person's digest of the day: one left unsendable by a killed run is taken up, one already released today is
-    followed by a second one (``…:2``), and a new one is written otherwise, for everyone at once."""
+    followed by the next one (``…:3`` after ``…:2``), and a new one is written otherwise, for everyone at once: two
+    queries, and one more to look for the next keys of a digest already released."""
     others = [make_user(f"vente{index}", SALES_GROUP, email=f"vente{index}@logimed.example") for index in range(3)]
     released, waiting, fresh = others
     book = reminders.DigestBook(paris(2026, 12, 9).date())
-    OutboxEmail.objects.create(
-        key=reminders.unique_key(f"digest:{released.pk}:2026-12-09"), kind="staff_digest", to=released.email
-    )
+    for key in (f"digest:{released.pk}:2026-12-09", f"digest:{released.pk}:2026-12-09:2"):
+        OutboxEmail.objects.create(key=reminders.unique_key(key), kind="staff_digest", to=released.email)
     left = OutboxEmail.objects.create(
         key=reminders.unique_key(f"digest:{waiting.pk}:2026-12-09"),
         kind="staff_digest",
@@ -173,12 +173,15 @@ def test_digests_are_opened_for_every_person_in_two_queries(team):
     with CaptureQueriesContext(connection) as queries:
         opened = book.open(others)
 
-    assert len(queries) == 2
+    assert len(queries) == 3
     assert opened[waiting.pk] == left.pk and left.pk not in book.built  # rebuilt from the database at the end
-    second = OutboxEmail.objects.get(pk=opened[released.pk])
-    assert second.key == reminders.unique_key(f"digest:{released.pk}:2026-12-09:2")
-    assert second.next_attempt_at == reminders.UNSENDABLE and second.to == released.email
+    third = OutboxEmail.objects.get(pk=opened[released.pk])
+    assert third.key == reminders.unique_key(f"digest:{released.pk}:2026-12-09:3")
+    assert third.next_attempt_at == reminders.UNSENDABLE and third.to == released.email
     assert OutboxEmail.objects.get(pk=opened[fresh.pk]).key == reminders.unique_key(f"digest:{fresh.pk}:2026-12-09")
     with CaptureQueriesContext(connection) as again:
         assert book.open([*others, *others]) == opened
     assert len(again) == 0
+    with CaptureQueriesContext(connection) as usual:  # nobody has a digest today yet
+        reminders.DigestBook(paris(2026, 12, 10).date()).open(others)
+    assert len(usual) == 2
