@@ -2,7 +2,8 @@
 reminder due today to the outbox — once per (deadline, offset, recipient), whatever happens.
 
 What it reads: the stored deadlines (``orders.deadline_store``, written by ``rules.order_deadlines`` with every change),
-first reconciled with the rules (any difference logged and fixed; compared by fingerprint, ``deadline_store``), then
+first reconciled with the rules (any difference logged and fixed; only the orders whose data or rows changed since
+they were written are computed again, ``orders.deadline_fingerprints``), then
 only today's candidates (overdue, or within the first reminder offset) as plain values with the few fields of their
 order, client and salesperson that a reminder shows — batch by batch (id ranges), so that memory does not grow with
 the book. Its rows are written by ``COPY`` on PostgreSQL (``segur_portal.bulk_insert``).
@@ -13,8 +14,8 @@ and checking the keys again before writing; ``ReminderDispatch.key`` is unique a
 mid-scan leaves what it recorded, once; its retry (or the next run) records the rest. Client e-mails are recorded
 with their subject only and rendered by the sender just before they leave (``outbox_render``); each staff digest is
 written first as an unsendable e-mail that the batches' reminders point at, built in memory as they are recorded,
-then rendered and released at the end (a killed run's digests are rebuilt from the database and finished by the next
-run). E-mails leave through the outbox (``outbox_send_due``).
+then released at the end with its subject and content, which the sender renders (a killed run's digests are rebuilt
+from the database and finished by the next run). E-mails leave through the outbox (``outbox_send_due``).
 
 Why one bad order cannot stop it: orders are read by batches under a savepoint (a batch that fails is read again
 order by order), each order's writes run under their own transaction, and an order whose data breaks a rule is set

@@ -8,14 +8,16 @@ The rows are written in the same transaction as every change that moves a deadli
   ``perform``) — ``store_order``;
 - a programme's dates or a solution's dossier date changed (a ``post_save`` signal below, and the command
   ``rebuild_deadlines``) — ``refresh_orders`` over its orders, in batches;
-and the daily scan reconciles the whole store with the rules (``reconcile``): any difference is logged and fixed.
+and the daily scan reconciles the whole store with the rules (``reconcile``): any difference is logged and fixed. On
+PostgreSQL each order's rows are written with what they were computed from (``StoredDeadlineSource``), so that the
+reconciliation computes the rules again only for the orders whose data or rows changed since
+(``orders.deadline_fingerprints``).
 """
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -25,7 +27,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from orders import rules
-from orders.models import Order, Programme, Solution, StoredDeadline
+from orders.deadline_fingerprints import changed_orders, rows_fingerprint, source_fingerprint
+from orders.models import Order, Programme, Solution, StoredDeadline, StoredDeadlineSource
 from orders.selectors import SETTLED_STATES, among_ids, deadline_rows, with_open_deadlines
 from segur_portal.bulk_insert import insert_rows
 
@@ -63,36 +66,80 @@ def _has_open_deadlines(order: Order) -> bool:
     return order.state not in SETTLED_STATES or open_portability
 
 
+def _tracks_sources() -> bool:
+    """Sources are written and compared on PostgreSQL; elsewhere the reconciliation computes every order."""
+    return connection.vendor == "postgresql"
+
+
 def store_order(order: Order) -> None:
-    """Write the stored deadlines of one order just saved (one query on PostgreSQL; call inside the transaction of
-    the change, the order loaded with its programme and solution)."""
+    """Write the stored deadlines of one order just saved, with their source (one query on PostgreSQL; call inside
+    the transaction of the change, the order loaded with its programme and solution)."""
     values = open_deadlines(order) if _has_open_deadlines(order) else []
-    if not values or connection.vendor != "postgresql":
+    if not _tracks_sources():
         StoredDeadline.objects.filter(order_id=order.pk).delete()
         StoredDeadline.objects.bulk_create(_rows(order.pk, values))
         return
     # PostgreSQL: one statement, so that an action costs one query more, not two.
     table = StoredDeadline._meta.db_table
-    columns = ", ".join(("order_id", *ROW_FIELDS))
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(values))
-    sql = f"WITH gone AS (DELETE FROM {table} WHERE order_id = %s) INSERT INTO {table} ({columns}) VALUES {rows}"  # noqa: S608 (names from the model, values as parameters)
+    sources = StoredDeadlineSource._meta.db_table
+    source = (
+        f"source AS (INSERT INTO {sources} (order_id, inputs, rows) VALUES (%s, %s, %s) "  # noqa: S608 (names from the models)
+        "ON CONFLICT (order_id) DO UPDATE SET inputs = EXCLUDED.inputs, rows = EXCLUDED.rows)"
+    )
+    params: list[Any] = [order.pk, source_fingerprint(order), rows_fingerprint(values), order.pk]
+    if values:
+        columns = ", ".join(("order_id", *ROW_FIELDS))
+        rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(values))
+        sql = (
+            f"WITH {source}, gone AS (DELETE FROM {table} WHERE order_id = %s) "  # noqa: S608 (names from the model, values as parameters)
+            f"INSERT INTO {table} ({columns}) VALUES {rows}"
+        )
+        params += [field for row in values for field in (order.pk, *row)]
+    else:
+        sql = f"WITH {source} DELETE FROM {table} WHERE order_id = %s"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [order.pk, *(field for row in values for field in (order.pk, *row))])
+        cursor.execute(sql, params)
 
 
-def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, ...]]]:
-    """The rows ``rules.order_deadlines`` gives for these sorted orders now (light rows, one query); ``lock`` takes the
-    orders' row locks first, so that no action moves them between this read and the write."""
+def _write_sources(sources: dict[int, str], rows: dict[int, list[tuple[Any, ...]]]) -> None:
+    """Record what these orders' stored rows were computed from (``sources``: order -> ``source_fingerprint``)."""
+    if _tracks_sources() and sources:
+        StoredDeadlineSource.objects.bulk_create(
+            [
+                StoredDeadlineSource(order_id=order_id, inputs=inputs, rows=rows_fingerprint(rows[order_id]))
+                for order_id, inputs in sources.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["order"],
+            update_fields=["inputs", "rows"],
+        )
+
+
+def _computed(order_ids: list[int], *, lock: bool) -> tuple[dict[int, list[tuple[Any, ...]]], dict[int, str]]:
+    """The rows ``rules.order_deadlines`` gives for these sorted orders now, and what they are computed from (their
+    ``source_fingerprint``, on PostgreSQL), from light rows in one query; ``lock`` takes the orders' row locks first,
+    so that no action moves them between this read and the write."""
     if lock:
         locked = Order.objects.filter(pk__in=order_ids).select_for_update(of=("self",)).order_by("pk")
         list(locked.values_list("pk", flat=True))
     expected: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in order_ids}
+    sources: dict[int, str] = {}
     batch = Order.objects.filter(among_ids("pk", order_ids))
+    if not _tracks_sources():  # no source to record: the settled orders need not be read
+        batch = with_open_deadlines(batch)
     now = timezone.now()
-    for row in deadline_rows(with_open_deadlines(batch), "principal_amount", "secondary_amount", stream=False):
+    for row in deadline_rows(batch, "principal_amount", "secondary_amount", stream=False):
         if row.pk in expected:
-            expected[row.pk] = open_deadlines(row, now)
-    return expected
+            if _has_open_deadlines(row):
+                expected[row.pk] = open_deadlines(row, now)
+            if _tracks_sources():
+                sources[row.pk] = source_fingerprint(row)
+    return expected, sources
+
+
+def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, ...]]]:
+    """The rows ``rules.order_deadlines`` gives for these sorted orders now (see ``_computed``)."""
+    return _computed(order_ids, lock=lock)[0]
 
 
 def refresh_orders(order_ids: Iterable[int]) -> int:
@@ -103,10 +150,11 @@ def refresh_orders(order_ids: Iterable[int]) -> int:
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         with transaction.atomic():
-            expected = _expected(batch, lock=True)
+            expected, sources = _computed(batch, lock=True)
             StoredDeadline.objects.filter(order_id__in=batch).delete()
             rows = [row for order_id, values in expected.items() for row in _rows(order_id, values)]
             written += len(StoredDeadline.objects.bulk_create(rows))
+            _write_sources(sources, expected)
     return written
 
 
@@ -117,9 +165,15 @@ def store_new_orders(order_ids: Iterable[int]) -> int:
     columns = ("order_id", *ROW_FIELDS)
     written = 0
     for start in range(0, len(ids), BATCH):
-        expected = _expected(ids[start : start + BATCH], lock=False)
+        expected, sources = _computed(ids[start : start + BATCH], lock=False)
         rows = [(order_id, *row) for order_id, values in expected.items() for row in values]
         insert_rows(StoredDeadline, columns, rows)
+        if _tracks_sources():
+            insert_rows(
+                StoredDeadlineSource,
+                ("order_id", "inputs", "rows"),
+                [(order_id, inputs, rows_fingerprint(expected[order_id])) for order_id, inputs in sources.items()],
+            )
         written += len(rows)
     return written
 
@@ -156,86 +210,39 @@ class Reconciliation:
         return {"orders": self.orders, "fixed": len(self.fixed), "fixed_orders": self.fixed[:20]}
 
 
-EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
-# A fingerprint of what is stored, computed by PostgreSQL (``fingerprint`` computes the same in Python): the rows
-# sorted by order, code and due time, each written as its fields joined by "|" (due time in microseconds since 1970,
-# amount with two decimals), joined by new lines, hashed. One for a whole batch of orders, or one per order.
-FINGERPRINT_LINE = (
-    "concat_ws('|', {order}code, (extract(epoch FROM due_at) * 1000000)::bigint, actor, action, reference, "
-    "amount::text, is_next::text)"
-)
-STORED_BATCH_FINGERPRINT = (
-    "SELECT md5(string_agg(" + FINGERPRINT_LINE.format(order="order_id, ") + ", E'\\n' "  # noqa: S608 (no value: the table name is the model's)
-    'ORDER BY order_id, code COLLATE "C", due_at)) FROM {table} WHERE order_id BETWEEN %s AND %s'
-)
-STORED_FINGERPRINTS = (
-    "SELECT order_id, md5(string_agg(" + FINGERPRINT_LINE.format(order="") + ", E'\\n' "  # noqa: S608
-    'ORDER BY code COLLATE "C", due_at)) FROM {table} WHERE order_id BETWEEN %s AND %s GROUP BY order_id'
-)
-
-
-def _lines(values: list[tuple[Any, ...]], prefix: str = "") -> list[str]:
-    return [
-        f"{prefix}{code}|{(due_at - EPOCH) // MICROSECOND}|{actor}|{action}|{reference}|{amount:.2f}|"
-        + ("true" if is_next else "false")
-        for code, due_at, actor, action, reference, amount, is_next in sorted(values, key=lambda row: row[:2])
-    ]
-
-
-def _md5(lines: list[str]) -> str | None:
-    return hashlib.md5("\n".join(lines).encode(), usedforsecurity=False).hexdigest() if lines else None
-
-
-def fingerprint(values: list[tuple[Any, ...]]) -> str | None:
-    """What ``STORED_FINGERPRINTS`` gives for one order's rows (``ROW_FIELDS`` tuples); None when there are none."""
-    return _md5(_lines(values))
-
-
-def batch_fingerprint(expected: dict[int, list[tuple[Any, ...]]]) -> str | None:
-    """What ``STORED_BATCH_FINGERPRINT`` gives for the rows of these orders."""
-    return _md5([line for order_id in sorted(expected) for line in _lines(expected[order_id], f"{order_id}|")])
-
-
-def _stored(sql: str, first: int, last: int) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=connection.ops.quote_name(StoredDeadline._meta.db_table)), [first, last])
-        return cursor.fetchall()
-
-
-def _differing(batch: list[int], *, lock: bool) -> tuple[list[int], dict[int, list[tuple[Any, ...]]]]:
-    """The orders of ``batch`` whose stored rows differ from the rules, and the expected rows. On PostgreSQL, without
-    a lock (the daily pass over the whole book), the stored rows are compared by fingerprint: one for the batch (the
-    usual case: nothing differs), then one per order when it differs; otherwise row by row, as tuples."""
-    expected = _expected(batch, lock=lock)
-    if not lock and connection.vendor == "postgresql":
-        if _stored(STORED_BATCH_FINGERPRINT, batch[0], batch[-1])[0][0] == batch_fingerprint(expected):
-            return [], expected
-        stored_prints = dict(_stored(STORED_FINGERPRINTS, batch[0], batch[-1]))
-        return [
-            order_id for order_id in batch if stored_prints.get(order_id) != fingerprint(expected[order_id])
-        ], expected
+def _differing(batch: list[int], *, lock: bool) -> tuple[list[int], dict[int, list[tuple[Any, ...]]], dict[int, str]]:
+    """The orders of ``batch`` whose stored rows differ from the rules (compared row by row, as tuples), the expected
+    rows and their sources."""
+    expected, sources = _computed(batch, lock=lock)
     stored: dict[int, list[tuple[Any, ...]]] = {order_id: [] for order_id in batch}
     rows = StoredDeadline.objects.filter(among_ids("order_id", batch)).values_list("order_id", *ROW_FIELDS)
     for order_id, *values in rows:
         if order_id in stored:
             stored[order_id].append(tuple(values))
-    return [order_id for order_id in batch if sorted(stored[order_id]) != sorted(expected[order_id])], expected
+    wrong = [order_id for order_id in batch if sorted(stored[order_id]) != sorted(expected[order_id])]
+    return wrong, expected, sources
 
 
 def _reconcile_batch(batch: list[int]) -> list[int]:
-    """Fix the stored deadlines of ``batch`` that differ from the rules; the ones fixed. Compared first without a
-    lock (the usual case: nothing differs, nothing is locked); the differing orders are then locked, compared again
-    (an action may have just rewritten them) and rewritten in a short transaction."""
-    wrong, _expected_rows = _differing(batch, lock=False)
-    if not wrong:
+    """Fix the stored deadlines of ``batch`` that differ from the rules; the ones fixed. On PostgreSQL only the orders
+    whose data or rows changed since their rows were written are computed (``changed_orders``: usually none), under
+    their row locks, and their source is recorded again. Elsewhere every order is compared first without a lock (the
+    usual case: nothing differs, nothing is locked), then the differing ones again under their locks (an action may
+    have just rewritten them)."""
+    if _tracks_sources():
+        checked = changed_orders(batch[0], batch[-1])  # every order between the two is in ``batch`` (a keyset page)
+    else:
+        checked, _expected_rows, _sources = _differing(batch, lock=False)
+    if not checked:
         return []
     with transaction.atomic():
-        wrong, expected = _differing(wrong, lock=True)
+        wrong, expected, sources = _differing(checked, lock=True)
         if wrong:
             StoredDeadline.objects.filter(order_id__in=wrong).delete()
             StoredDeadline.objects.bulk_create(
                 [row for order_id in wrong for row in _rows(order_id, expected[order_id])]
             )
+        _write_sources(sources, expected)
     return wrong
 
 

@@ -539,6 +539,25 @@ class StoredDeadline(models.Model):
         return f"{self.code} {self.due_at:%d/%m/%Y}"
 
 
+class StoredDeadlineSource(models.Model):
+    """What an order's stored deadlines were computed from (issue 13): a fingerprint of the fields the rules read
+    (the order's, its programme's and solution's, and the version of the rules) and one of the rows written, set
+    with the rows (``orders.deadline_store``, PostgreSQL). The daily reconciliation compares both with the data in
+    SQL and computes the rules again only for the orders whose data or rows changed since; an order without one is
+    always computed again."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="deadline_source")
+    inputs = models.CharField(_("empreinte des données"), max_length=32)
+    rows = models.CharField(_("empreinte des échéances"), max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("source des échéances enregistrées")
+        verbose_name_plural = _("sources des échéances enregistrées")
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.inputs}"
+
+
 class DeadlineDayCount(models.Model):
     """How many stored deadlines fall on a Paris day, per code, with their amounts (issue 13): what the calendar and
     the dashboard count without reading every stored deadline. Written only by PostgreSQL triggers on

@@ -12,7 +12,7 @@ from django.db import DataError, connection, transaction
 
 from monitoring import reminders
 from monitoring.models import JobRun, OutboxEmail, ReminderDispatch
-from orders import rules, services
+from orders import deadline_fingerprints, rules, services
 from orders.models import Order
 from orders.roles import ADMIN_GROUP, SALES_GROUP
 from tests.factories import make_order, make_solution, make_user, paris
@@ -49,6 +49,13 @@ def two_pre_orders(team):
     return orders
 
 
+def deploy_rules(monkeypatch, order_deadlines) -> None:
+    """New rules, as a deployment brings them: a new ``rules.order_deadlines`` and a new version of the rules, so
+    that the next reconciliation computes every order with them (``orders.deadline_fingerprints``)."""
+    monkeypatch.setattr(rules, "order_deadlines", order_deadlines)
+    monkeypatch.setattr(deadline_fingerprints, "RULES_VERSION", "deployed")
+
+
 def assert_set_aside_and_reported(summary, broken, team):
     assert summary.failed_orders == 1
     (line,) = summary.failures
@@ -70,7 +77,7 @@ def test_a_rule_failing_on_one_order_leaves_the_reminders_of_the_others(team, mo
             raise OverflowError("date value out of range")
         return order_deadlines(order, now)
 
-    monkeypatch.setattr(rules, "order_deadlines", failing_for_one)
+    deploy_rules(monkeypatch, failing_for_one)
 
     summary = scan_at(paris(2026, 12, 9, 7))
 
@@ -84,11 +91,7 @@ def test_a_rule_failing_on_one_order_leaves_the_reminders_of_the_others(team, mo
 def test_the_admins_are_told_once_a_day_per_order_set_aside(team, monkeypatch):
     broken, _healthy = two_drafts(team)
     order_deadlines = rules.order_deadlines
-    monkeypatch.setattr(
-        rules,
-        "order_deadlines",
-        lambda order, now: order_deadlines(order, now) if order.pk != broken.pk else 1 / 0,
-    )
+    deploy_rules(monkeypatch, lambda order, now: order_deadlines(order, now) if order.pk != broken.pk else 1 / 0)
 
     scan_at(paris(2026, 12, 9, 7))
     summary = reminders.ScanSummary(run_date="2026-12-09")

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import deadline_store, rules, services
+from orders import deadline_fingerprints, deadline_store, rules, services
 from orders.demo import seed_demo
-from orders.models import Order, Programme, Solution, StoredDeadline
+from orders.models import Order, Programme, Solution, StoredDeadline, StoredDeadlineSource
 from tests.factories import advance, make_order, paris
 
 pytestmark = pytest.mark.django_db
@@ -133,15 +133,83 @@ def test_the_reconciliation_finds_and_fixes_any_difference(caplog):
 
 @pytest.mark.postgres
 def test_postgresql_fingerprints_what_python_fingerprints_for_every_demo_order(demo):
-    """The daily reconciliation compares a fingerprint of the stored rows computed by PostgreSQL with the same one
-    computed in Python from the rules: equal for every demo order (accents, every state), for each order and for a
-    whole batch."""
+    """The daily reconciliation compares fingerprints computed by PostgreSQL with the ones Python recorded with the
+    rows: equal for every demo order (accents, every state, settled orders too), for the stored rows and for the
+    data the rules read, so that after the demo's actions no order is computed again."""
     ids = list(Order.objects.order_by("pk").values_list("pk", flat=True))
-    rules_rows = deadline_store._expected(ids, lock=False)
-    per_order = dict(deadline_store._stored(deadline_store.STORED_FINGERPRINTS, ids[0], ids[-1]))
-    assert {pk: per_order.get(pk) for pk in ids} == {pk: deadline_store.fingerprint(rules_rows[pk]) for pk in ids}
-    (batch,) = deadline_store._stored(deadline_store.STORED_BATCH_FINGERPRINT, ids[0], ids[-1])
-    assert batch[0] == deadline_store.batch_fingerprint(rules_rows)
+    rules_rows, sources = deadline_store._computed(ids, lock=False)
+    per_order = deadline_fingerprints.stored_fingerprints(ids[0], ids[-1])
+    assert {pk: per_order.get(pk, "") for pk in ids} == {
+        pk: deadline_fingerprints.rows_fingerprint(rules_rows[pk]) for pk in ids
+    }
+    recorded = dict(StoredDeadlineSource.objects.values_list("order_id", "inputs"))
+    assert recorded == sources and len(recorded) == len(ids)
+    assert deadline_fingerprints.changed_orders(ids[0], ids[-1]) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"state": "cancelled"},
+        {"signed_at": paris(2026, 10, 31, 9)},
+        {"is_pilot": True},
+        {"va_signed_at": paris(2027, 1, 5, 9)},
+        {"principal_amount": Decimal("451.51")},
+        {"secondary_amount": Decimal("100.00")},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_the_reconciliation_sees_a_change_of_what_the_rules_read_behind_the_services_back(change):
+    drifted, right = make_order(issued_at=paris(2026, 10, 30)), make_order(issued_at=paris(2026, 10, 30))
+    Order.objects.filter(pk=drifted.pk).update(**change)  # an SQL fix, a bulk update: no service, no store
+
+    assert deadline_fingerprints.changed_orders(drifted.pk, right.pk) == [drifted.pk]
+    result = deadline_store.reconcile()
+    fresh = Order.objects.select_related("programme", "solution").get(pk=drifted.pk)
+    assert stored(drifted.pk) == expected(fresh)
+    assert result.fixed in ([drifted.pk], [])  # [] when the change does not move a deadline in this state
+    assert deadline_fingerprints.changed_orders(drifted.pk, right.pk) == []  # its source recorded again
+
+
+@pytest.mark.postgres
+def test_the_reconciliation_sees_programme_and_solution_dates_changed_without_their_signals():
+    order = make_order(issued_at=paris(2026, 10, 30))
+    Programme.objects.filter(pk=order.programme_id).update(date_4=order.programme.date_4 + timedelta(days=7))
+    Solution.objects.filter(pk=order.solution_id).update(complete_dossier_submitted_at=paris(2026, 11, 2, 9))
+
+    assert deadline_store.reconcile().fixed == [order.pk]
+    fresh = Order.objects.select_related("programme", "solution").get(pk=order.pk)
+    assert stored(order.pk) == expected(fresh)
+
+
+@pytest.mark.postgres
+def test_orders_without_a_source_or_after_new_rules_are_computed_again_once(monkeypatch):
+    """An order stored before the sources existed has none: it is computed again and gets one. A new version of the
+    rules makes every order computed again, once."""
+    first, second = make_order(), make_order()
+    StoredDeadlineSource.objects.filter(order=first).delete()
+    assert deadline_fingerprints.changed_orders(first.pk, second.pk) == [first.pk]
+    assert deadline_store.reconcile().fixed == []  # its rows were right
+    assert StoredDeadlineSource.objects.filter(order=first).exists()
+
+    monkeypatch.setattr(deadline_fingerprints, "RULES_VERSION", "next-version")
+    assert deadline_fingerprints.changed_orders(first.pk, second.pk) == [first.pk, second.pk]
+    deadline_store.reconcile()
+    assert deadline_fingerprints.changed_orders(first.pk, second.pk) == []
+
+
+@pytest.mark.postgres
+def test_the_daily_reconciliation_reads_no_order_when_nothing_changed(monkeypatch):
+    orders = [make_order() for _ in range(3)]
+    computed = []
+    monkeypatch.setattr(deadline_store, "_computed", lambda ids, lock: computed.append(ids))
+
+    with CaptureQueriesContext(connection) as queries:
+        result = deadline_store.reconcile()
+
+    assert (result.orders, result.fixed, computed) == (len(orders), [], [])
+    assert len(queries) == 2  # the batch's ids, then its fingerprints compared in PostgreSQL
 
 
 @pytest.mark.postgres
