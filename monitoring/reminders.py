@@ -707,15 +707,7 @@ def staff_digest_bodies(email: OutboxEmail) -> tuple[str, str]:
     """The text and HTML of a staff digest recorded unrendered, from its recorded content."""
     if not email.render_context:
         raise ValueError(f"staff digest {email.pk} without its content")
-    rendered = outbox_email(
-        key="",
-        kind=email.kind,
-        to=email.to,
-        subject=email.subject,
-        template="emails/staff_digest",
-        context=staff_digest_context(email.render_context),
-    )
-    return rendered.body_text, rendered.body_html
+    return email_bodies("emails/staff_digest", staff_digest_context(email.render_context))
 
 
 DIGEST_ROW_FIELDS = (
@@ -807,7 +799,7 @@ class DigestBook:
             builder.add(self._reminder(row))
         return user, builder
 
-    def finish(self, now: datetime, summary: ScanSummary) -> None:
+    def finish(self, summary: ScanSummary) -> None:
         """Release every unsendable digest with its subject and content, in one statement (the sender renders its
         text and HTML); a digest with no reminder (its batch rolled back) is removed."""
         pending = OutboxEmail.objects.filter(kind=STAFF_DIGEST, next_attempt_at=UNSENDABLE).order_by("pk")
@@ -910,7 +902,7 @@ def deadlines_scan(*, now: datetime | None = None) -> ScanSummary:
                         }
                     )
             queue_reminders(due, now, summary, staff, digests)
-        digests.finish(now, summary)
+        digests.finish(summary)
         deadline_counts.compact()  # the day's changes to the calendar's counts folded, one row per day and code
         with transaction.atomic():
             notify_set_aside(summary, today, staff)
@@ -962,13 +954,17 @@ def outbox_add(
     )
 
 
+def email_bodies(template: str, context: dict[str, Any]) -> tuple[str, str]:
+    """The French text and HTML of an e-mail from ``templates/<template>.{txt,html}``."""
+    context = {**context, "site_url": settings.SITE_URL}
+    with translation.override("fr"):  # French whatever the language of the staff page that caused it
+        return render_to_string(f"{template}.txt", context), render_to_string(f"{template}.html", context)
+
+
 def outbox_email(*, key: str, kind: str, to: str, subject: str, template: str, context: dict[str, Any]) -> OutboxEmail:
     """An unsaved outbox e-mail rendered from ``templates/<template>.{txt,html}``; ``key`` is stored as
     ``unique_key(key)``."""
-    context = {**context, "site_url": settings.SITE_URL}
-    with translation.override("fr"):  # French whatever the language of the staff page that caused it
-        body_text = render_to_string(f"{template}.txt", context)
-        body_html = render_to_string(f"{template}.html", context)
+    body_text, body_html = email_bodies(template, context)
     return OutboxEmail(
         key=unique_key(key), kind=kind, to=to, subject=subject[:255], body_text=body_text, body_html=body_html
     )
@@ -1009,15 +1005,7 @@ def client_reminder_bodies(email: OutboxEmail, *, preview: bool = False) -> tupl
         context = {"order": order, "portal_url": portal_url, "portal_link_days": settings.PORTAL_LINK_MAX_AGE_DAYS}
     else:
         context = client_email_context(order, email.to)
-    rendered = outbox_email(
-        key="",
-        kind=email.kind,
-        to=email.to,
-        subject=email.subject,
-        template=CLIENT_TEMPLATES[row.deadline_code],
-        context={**context, "deadline": deadline},
-    )
-    return rendered.body_text, rendered.body_html
+    return email_bodies(CLIENT_TEMPLATES[row.deadline_code], {**context, "deadline": deadline})
 
 
 def outbox_render(email: OutboxEmail) -> None:

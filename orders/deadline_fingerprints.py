@@ -119,12 +119,3 @@ def changed_orders(first: int, last: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [first, last, first, last, first, last, RULES_VERSION])
         return [row[0] for row in cursor.fetchall()]
-
-
-def stored_fingerprints(first: int, last: int) -> dict[int, str]:
-    """``STORED_FINGERPRINTS`` of the orders from ``first`` to ``last`` that have stored rows (PostgreSQL)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            STORED_FINGERPRINTS.format(table=connection.ops.quote_name(StoredDeadline._meta.db_table)), [first, last]
-        )
-        return dict(cursor.fetchall())

@@ -137,11 +137,6 @@ def _computed(order_ids: list[int], *, lock: bool) -> tuple[dict[int, list[tuple
     return expected, sources
 
 
-def _expected(order_ids: list[int], *, lock: bool) -> dict[int, list[tuple[Any, ...]]]:
-    """The rows ``rules.order_deadlines`` gives for these sorted orders now (see ``_computed``)."""
-    return _computed(order_ids, lock=lock)[0]
-
-
 def refresh_orders(order_ids: Iterable[int]) -> int:
     """Rewrite the stored deadlines of these orders, by batches of ``BATCH`` (each in its own transaction when
     called outside one). Returns the number of rows written."""
